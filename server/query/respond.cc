@@ -1,0 +1,154 @@
+#include "query/respond.h"
+
+#include "query/additional.h"
+#include "query/plan.h"
+#include "query/resolve.h"
+#include "wire/message.h"
+#include "wire/rdata.h"
+#include "wire/writer.h"
+
+namespace epmdns::query {
+namespace {
+
+using namespace wire;
+
+constexpr size_t kOptSize = 11;  // root owner, type, class, TTL, empty RDATA
+
+struct Outcome {
+  uint16_t rcode = rcode::NOERROR;
+  bool echo_question = true;
+  bool authoritative = false;
+};
+
+bool put_rrset(Writer& writer, const Item& item) {
+  for (std::string_view rdata : *item.rrset) {
+    if (!writer.put_name(item.owner) || !writer.put_u16(item.rrset->type) || !writer.put_u16(rrclass::IN) ||
+        !writer.put_u32(item.ttl) || !put_rdata(writer, item.rrset->type, rdata)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Writes whole RRsets while they fit; returns false at the first that does not.
+template <size_t N>
+bool put_section(Writer& writer, const Section<N>& section, uint16_t& count, bool skip_misfits) {
+  for (size_t i = 0; i < section.size(); ++i) {
+    const size_t mark = writer.size();
+    if (put_rrset(writer, section[i])) {
+      count += section[i].rrset->count;
+    } else {
+      writer.rollback(mark);
+      if (!skip_misfits) return false;
+    }
+  }
+  return true;
+}
+
+size_t max_size(const Query& query, Transport transport, const Limits& limits) {
+  if (transport == Transport::kTcp) return kMaxMessageSize;
+  if (!query.edns.present) return kMinUdpSize;
+  size_t size = query.edns.udp_size < kMinUdpSize ? kMinUdpSize : query.edns.udp_size;
+  return size < limits.max_udp_size ? size : limits.max_udp_size;
+}
+
+// Decides rcodes that need no zone data; returns false when the question should be resolved.
+bool screen(ParseStatus status, const Query& query, Outcome& outcome) {
+  const uint8_t op = query.header.opcode();
+  if (op != opcode::QUERY) {
+    outcome.rcode = rcode::NOTIMP;
+    outcome.echo_question = query.has_question;
+    return true;
+  }
+  if (status == ParseStatus::kFormErr) {
+    outcome.rcode = rcode::FORMERR;
+    outcome.echo_question = query.has_question;
+    return true;
+  }
+  if (query.edns.present && query.edns.version > 0) {
+    outcome.rcode = rcode::BADVERS;
+    return true;
+  }
+  switch (query.qtype) {
+    case rrtype::OPT:
+    case rrtype::TSIG:
+    case rrtype::TKEY: outcome.rcode = rcode::FORMERR; return true;
+    case rrtype::MAILA:
+    case rrtype::MAILB: outcome.rcode = rcode::NOTIMP; return true;
+    case rrtype::AXFR:
+    case rrtype::IXFR: outcome.rcode = rcode::REFUSED; return true;  // transfers: not offered yet
+    default: break;
+  }
+  if (query.qclass != rrclass::IN) {
+    outcome.rcode = rcode::REFUSED;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, std::span<uint8_t> out,
+               Transport transport, const Limits& limits) {
+  Query query;
+  const ParseStatus status = parse_query(request, query);
+  if (status == ParseStatus::kDrop) return 0;
+
+  Plan plan;
+  Outcome outcome;
+  const zone::Zone* zone = nullptr;
+  if (!screen(status, query, outcome)) {
+    Name lower = query.qname;
+    lower.to_lower();
+    zone = catalog.find_zone(lower);
+    if (zone == nullptr) {
+      outcome.rcode = rcode::REFUSED;
+    } else {
+      resolve(*zone, query.qname, query.qtype, transport == Transport::kUdp, plan);
+      add_additional(*zone, plan);
+      outcome.rcode = plan.rcode;
+      outcome.authoritative = plan.authoritative;
+    }
+  }
+
+  const size_t limit = max_size(query, transport, limits);
+  Writer writer(out.first(limit < out.size() ? limit : out.size()));
+  writer.set_limit(writer.limit() - (query.edns.present ? kOptSize : 0));
+  const Header& in = query.header;
+  uint16_t flags = flag::QR | (in.flags & (0x7800 | flag::RD | flag::CD)) | (outcome.rcode & 0xF);
+  if (outcome.authoritative) flags |= flag::AA;
+  uint16_t counts[4] = {0, 0, 0, 0};
+  writer.put_u16(in.id);
+  writer.put_u16(flags);
+  for (int i = 0; i < 4; ++i) writer.put_u16(0);
+  if (outcome.echo_question && query.has_question) {
+    if (writer.put_name(query.qname.wire()) && writer.put_u16(query.qtype) && writer.put_u16(query.qclass)) {
+      counts[0] = 1;
+    }
+  }
+  if (zone != nullptr) {
+    const bool complete =
+        put_section(writer, plan.answer, counts[1], false) && put_section(writer, plan.authority, counts[2], false);
+    if (complete) {
+      put_section(writer, plan.additional, counts[3], true);
+    } else {
+      flags |= flag::TC;
+    }
+  }
+  if (query.edns.present) {
+    writer.set_limit(limit);
+    const uint32_t ttl = uint32_t{static_cast<uint8_t>(outcome.rcode >> 4)} << 24 |
+                         (query.edns.dnssec_ok ? 0x8000u : 0u);
+    writer.put_u8(0);
+    writer.put_u16(rrtype::OPT);
+    writer.put_u16(static_cast<uint16_t>(limits.max_udp_size));
+    writer.put_u32(ttl);
+    writer.put_u16(0);
+    ++counts[3];
+  }
+  writer.patch_u16(2, flags);
+  for (int i = 0; i < 4; ++i) writer.patch_u16(4 + 2 * i, counts[i]);
+  return writer.size();
+}
+
+}  // namespace epmdns::query

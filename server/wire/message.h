@@ -1,0 +1,48 @@
+// Parsing of incoming DNS messages: header, question and EDNS(0) OPT.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "wire/name.h"
+#include "wire/types.h"
+
+namespace epmdns::wire {
+
+struct Header {
+  uint16_t id = 0;
+  uint16_t flags = 0;
+  uint16_t qdcount = 0, ancount = 0, nscount = 0, arcount = 0;
+
+  uint8_t opcode() const { return (flags >> 11) & 0xF; }
+  bool qr() const { return flags & flag::QR; }
+};
+
+struct Edns {
+  bool present = false;
+  uint16_t udp_size = 0;
+  uint8_t version = 0;
+  bool dnssec_ok = false;
+};
+
+struct Query {
+  Header header;
+  bool has_question = false;  // the question parsed and can be echoed
+  Name qname;                 // as asked (case preserved)
+  uint16_t qtype = 0;
+  uint16_t qclass = 0;
+  Edns edns;
+};
+
+enum class ParseStatus {
+  kOk,
+  kDrop,     // not worth an answer: shorter than a header, or a response
+  kFormErr,  // answer FORMERR, echoing what parsed
+};
+
+bool read_header(Reader& reader, Header& out);
+// Parses a request whose question section holds exactly one entry, then checks that
+// every further record is well formed, at most one OPT sits at the root, and no bytes trail.
+ParseStatus parse_query(std::span<const uint8_t> packet, Query& out);
+
+}  // namespace epmdns::wire

@@ -1,0 +1,71 @@
+#include "zone/zone.h"
+
+#include <algorithm>
+
+#include "wire/name.h"
+#include "wire/types.h"
+
+namespace epmdns::zone {
+
+size_t count_labels(std::string_view wire) {
+  size_t labels = 0, pos = 0;
+  while (pos < wire.size() && wire[pos] != 0) {
+    ++labels;
+    pos += 1 + static_cast<uint8_t>(wire[pos]);
+  }
+  return labels;
+}
+
+const RRset* Node::find(uint16_t type) const {
+  for (const RRset& set : rrsets) {
+    if (set.type == type) return &set;
+  }
+  return nullptr;
+}
+
+RRset& Node::get_or_add(uint16_t type, uint32_t ttl) {
+  auto it = std::lower_bound(rrsets.begin(), rrsets.end(), type,
+                             [](const RRset& s, uint16_t t) { return s.type < t; });
+  if (it != rrsets.end() && it->type == type) return *it;
+  RRset set;
+  set.type = type;
+  set.ttl = ttl;
+  return *rrsets.insert(it, std::move(set));
+}
+
+Zone::Zone(std::string apex) : apex_(std::move(apex)), apex_labels_(count_labels(apex_)) {}
+
+const RRset* Zone::soa() const {
+  const Node* apex = apex_node();
+  return apex ? apex->find(wire::rrtype::SOA) : nullptr;
+}
+
+const Node* Zone::find(std::string_view lower_owner) const {
+  auto it = nodes_.find(absl::string_view(lower_owner.data(), lower_owner.size()));
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+Node& Zone::get_or_add(std::string_view owner) {
+  std::string lower(owner.size(), '\0');
+  wire::lower_into(owner, lower.data());
+  auto [it, inserted] = nodes_.try_emplace(lower);
+  if (inserted) {
+    it->second.owner = std::string(owner);
+    // Create empty non-terminals between this name and the apex.
+    if (lower.size() > apex_.size()) {
+      const size_t skip = 1 + static_cast<uint8_t>(lower[0]);
+      get_or_add(owner.substr(skip));
+      it = nodes_.find(lower);  // insertion may have rehashed
+    }
+  }
+  return it->second;
+}
+
+void Zone::finish() {
+  for (auto& [name, node] : nodes_) {
+    node.delegation = name != apex_ && node.find(wire::rrtype::NS) != nullptr;
+    has_delegations_ |= node.delegation;
+  }
+}
+
+}  // namespace epmdns::zone
