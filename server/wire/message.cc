@@ -44,7 +44,8 @@ bool read_header(Reader& reader, Header& out) {
 
 ParseStatus parse_query(std::span<const uint8_t> packet, Query& out) {
   Reader reader(packet);
-  out = Query{};
+  out.has_question = false;
+  out.edns = Edns{};
   if (!read_header(reader, out.header)) return ParseStatus::kDrop;
   if (out.header.qr()) return ParseStatus::kDrop;
   if (out.header.qdcount != 1) return ParseStatus::kFormErr;

@@ -45,8 +45,8 @@ class Name {
   friend bool read_name(Reader& reader, Name& out);
   bool index_labels();
 
-  std::array<uint8_t, kMaxNameLength> wire_{};
-  std::array<uint8_t, kMaxLabels> label_offsets_{};
+  std::array<uint8_t, kMaxNameLength> wire_;  // only the first length_ bytes are meaningful
+  std::array<uint8_t, kMaxLabels> label_offsets_;
   uint8_t length_ = 0;
   uint8_t label_count_ = 0;
 };

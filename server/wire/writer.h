@@ -45,9 +45,9 @@ class Writer {
   std::span<uint8_t> buf_;
   size_t size_ = 0;
   size_t limit_;
-  std::array<Suffix, 96> suffixes_{};
+  std::array<Suffix, 96> suffixes_;  // left uninitialised: only the first suffix_count_ are read
   size_t suffix_count_ = 0;
-  std::array<char, 4096> lower_{};
+  std::array<char, 4096> lower_;
   size_t lower_used_ = 0;
 };
 

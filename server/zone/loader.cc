@@ -82,10 +82,13 @@ absl::Status add_record(Zone& zone, const ldns_rr* rr, ldns_buffer* scratch) {
   }
   RRset& set = node.get_or_add(type, ldns_rr_ttl(rr));
   set.add(data);
-  if (type == wire::rrtype::CNAME && set.count > 1) {
-    return absl::InvalidArgumentError(absl::StrCat("more than one CNAME at ", wire::wire_to_text(owner)));
+  if ((type == wire::rrtype::CNAME || type == wire::rrtype::SOA) && set.count > 1) {
+    set.normalize();  // an exact duplicate is harmless
+    if (set.count > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("more than one ", type_name(type), " at ",
+                                                     wire::wire_to_text(owner)));
+    }
   }
-  if (type == wire::rrtype::SOA && set.count > 1) return absl::InvalidArgumentError("more than one SOA record");
   return absl::OkStatus();
 }
 

@@ -10,11 +10,13 @@ namespace epmdns::zone {
 struct RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
-  uint16_t count = 0;
+  uint32_t count = 0;
   std::string rdata;  // `count` entries of [u16 length][data], in wire order
 
-  // Adds one record's data unless an identical one is present (RFC 2181 §5).
+  // Appends one record's data; call normalize() once all are in.
   void add(std::string_view data);
+  // Sorts the records and drops duplicates (an RRset is a set, RFC 2181 §5).
+  void normalize();
 
   class Iterator {
    public:

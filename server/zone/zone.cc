@@ -63,6 +63,7 @@ Node& Zone::get_or_add(std::string_view owner) {
 
 void Zone::finish() {
   for (auto& [name, node] : nodes_) {
+    for (RRset& set : node.rrsets) set.normalize();
     node.delegation = name != apex_ && node.find(wire::rrtype::NS) != nullptr;
     has_delegations_ |= node.delegation;
   }

@@ -41,25 +41,34 @@ using namespace epmdns;
   std::exit(1);
 }
 
-// Lets `--listen a --listen b` add up: Abseil keeps only the last value of a repeated flag.
-std::vector<char*> merge_repeated_listen(int argc, char** argv, std::string& merged) {
-  std::vector<char*> args;
-  std::vector<std::string> values;
+// Abseil keeps only the last value of a repeated flag and knows only underscores:
+// make `--listen a --listen b` add up, and accept `--max-udp-size` for `--max_udp_size`.
+std::vector<std::string> normalize_args(int argc, char** argv) {
+  std::vector<std::string> args;
+  std::vector<std::string> listen;
   for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--listen" || arg == "-listen") {
-      if (i + 1 < argc) values.emplace_back(argv[++i]);
-      else args.push_back(argv[i]);
-    } else if (arg.starts_with("--listen=") || arg.starts_with("-listen=")) {
-      values.emplace_back(arg.substr(arg.find('=') + 1));
-    } else {
-      args.push_back(argv[i]);
+    std::string arg = argv[i];
+    if (i > 0 && arg.starts_with("-") && arg != "--") {
+      const size_t dashes = arg.starts_with("--") ? 2 : 1;
+      const size_t end = std::min(arg.find('='), arg.size());
+      for (size_t k = dashes; k < end; ++k) {
+        if (arg[k] == '-') arg[k] = '_';
+      }
+      const std::string_view name = std::string_view(arg).substr(dashes, end - dashes);
+      if (name == "listen") {
+        if (end < arg.size()) {
+          listen.push_back(arg.substr(end + 1));
+          continue;
+        }
+        if (i + 1 < argc) {
+          listen.emplace_back(argv[++i]);
+          continue;
+        }
+      }
     }
+    args.push_back(std::move(arg));
   }
-  if (!values.empty()) {
-    merged = "--listen=" + absl::StrJoin(values, ",");
-    args.insert(args.begin() + 1, merged.data());
-  }
+  if (!listen.empty()) args.insert(args.begin() + 1, "--listen=" + absl::StrJoin(listen, ","));
   return args;
 }
 
@@ -87,10 +96,13 @@ int int_flag_in(const absl::Flag<int>& flag, const std::string& name, int low, i
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "authoritative DNS server for Erlang distribution (epmdns).\n"
-      "Usage: epmdnsd [--listen ADDR:PORT]... [--zones PATH] [--threads N]");
-  std::string merged;
-  std::vector<char*> args = merge_repeated_listen(argc, argv, merged);
-  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+      "Usage: epmdnsd [--listen ADDR:PORT]... [--zones PATH] [--threads N]\n"
+      "Flags may be written with dashes or underscores (--max-udp-size).");
+  std::vector<std::string> normalized = normalize_args(argc, argv);
+  std::vector<char*> args;
+  for (std::string& arg : normalized) args.push_back(arg.data());
+  args.push_back(nullptr);
+  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size() - 1), args.data());
   if (rest.size() > 1) fail(absl::StrCat("unexpected argument '", std::string(rest[1]), "' (see --help)"));
 
   query::Limits limits;
