@@ -36,7 +36,7 @@ bool put_section(Writer& writer, const Section<N>& section, uint16_t& count, boo
   for (size_t i = 0; i < section.size(); ++i) {
     const size_t mark = writer.size();
     if (put_rrset(writer, section[i])) {
-      count = static_cast<uint16_t>(count + section[i].rrset->count);
+      count = static_cast<uint16_t>(count + section[i].rrset->size());
     } else {
       writer.rollback(mark);
       if (!skip_misfits) return false;

@@ -81,13 +81,10 @@ absl::Status add_record(Zone& zone, const ldns_rr* rr, ldns_buffer* scratch) {
         absl::StrCat("CNAME and other data at ", wire::wire_to_text(owner), " (RFC 1034 §3.6.2)"));
   }
   RRset& set = node.get_or_add(type, ldns_rr_ttl(rr));
-  set.add(data);
-  if ((type == wire::rrtype::CNAME || type == wire::rrtype::SOA) && set.count > 1) {
-    set.normalize();  // an exact duplicate is harmless
-    if (set.count > 1) {
-      return absl::InvalidArgumentError(absl::StrCat("more than one ", type_name(type), " at ",
-                                                     wire::wire_to_text(owner)));
-    }
+  set.insert(data);
+  if ((type == wire::rrtype::CNAME || type == wire::rrtype::SOA) && set.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("more than one ", type_name(type), " at ",
+                                                   wire::wire_to_text(owner)));
   }
   return absl::OkStatus();
 }

@@ -2,43 +2,68 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 
 namespace epmdns::zone {
 
-struct RRset {
+class RRset {
+ public:
+  static constexpr uint32_t kNoLease = 0;
+
+  RRset() = default;
+  RRset(uint16_t type, uint32_t ttl) : type(type), ttl(ttl) {}
+
   uint16_t type = 0;
   uint32_t ttl = 0;
-  uint32_t count = 0;
-  std::string rdata;  // `count` entries of [u16 length][data], in wire order
 
-  // Appends one record's data; call normalize() once all are in.
-  void add(std::string_view data);
-  // Sorts the records and drops duplicates (an RRset is a set, RFC 2181 §5).
-  void normalize();
+  size_t size() const { return records_.size(); }
+  bool empty() const { return records_.empty(); }
+  std::string_view operator[](size_t i) const { return records_[i]; }
+  // Unix time at which record i lapses, or kNoLease.
+  uint32_t expiry(size_t i) const { return leases_.empty() ? kNoLease : leases_[i]; }
+  bool has_leases() const { return !leases_.empty(); }
+
+  // Adds a record unless an identical one is present (an RRset is a set, RFC 2181 §5);
+  // either way the record's lease becomes `expiry`. Returns true if the record is new.
+  bool insert(std::string_view data, uint32_t expiry = kNoLease);
+  bool contains(std::string_view data) const { return find(data) != npos; }
+  // Removes a record; true if it was there.
+  bool erase(std::string_view data);
 
   class Iterator {
    public:
-    Iterator(const std::string& rdata, size_t pos) : rdata_(&rdata), pos_(pos) {}
-    std::string_view operator*() const {
-      return std::string_view(*rdata_).substr(pos_ + 2, length());
-    }
+    Iterator(const std::vector<std::string>& records, size_t pos) : records_(&records), pos_(pos) {}
+    std::string_view operator*() const { return (*records_)[pos_]; }
     Iterator& operator++() {
-      pos_ += 2 + length();
+      ++pos_;
       return *this;
     }
     bool operator!=(const Iterator& other) const { return pos_ != other.pos_; }
 
    private:
-    size_t length() const {
-      return static_cast<uint8_t>((*rdata_)[pos_]) << 8 | static_cast<uint8_t>((*rdata_)[pos_ + 1]);
-    }
-    const std::string* rdata_;
+    const std::vector<std::string>* records_;
     size_t pos_;
   };
-  Iterator begin() const { return {rdata, 0}; }
-  Iterator end() const { return {rdata, rdata.size()}; }
+  Iterator begin() const { return {records_, 0}; }
+  Iterator end() const { return {records_, records_.size()}; }
+
+ private:
+  static constexpr size_t npos = static_cast<size_t>(-1);
+  // Sets larger than this get a hash index, so that registering into a cluster-wide
+  // browse list of 100k nodes stays O(1).
+  static constexpr size_t kIndexThreshold = 16;
+
+  size_t find(std::string_view data) const;
+  void build_index();
+
+  std::vector<std::string> records_;
+  std::vector<uint32_t> leases_;  // parallel to records_; empty while no record has a lease
+  std::unique_ptr<absl::flat_hash_map<std::string, uint32_t>> index_;
 };
 
 }  // namespace epmdns::zone

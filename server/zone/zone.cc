@@ -27,10 +27,7 @@ RRset& Node::get_or_add(uint16_t type, uint32_t ttl) {
   auto it = std::lower_bound(rrsets.begin(), rrsets.end(), type,
                              [](const RRset& s, uint16_t t) { return s.type < t; });
   if (it != rrsets.end() && it->type == type) return *it;
-  RRset set;
-  set.type = type;
-  set.ttl = ttl;
-  return *rrsets.insert(it, std::move(set));
+  return *rrsets.insert(it, RRset(type, ttl));
 }
 
 Zone::Zone(std::string apex) : apex_(std::move(apex)), apex_labels_(count_labels(apex_)) {}
@@ -63,7 +60,6 @@ Node& Zone::get_or_add(std::string_view owner) {
 
 void Zone::finish() {
   for (auto& [name, node] : nodes_) {
-    for (RRset& set : node.rrsets) set.normalize();
     node.delegation = name != apex_ && node.find(wire::rrtype::NS) != nullptr;
     has_delegations_ |= node.delegation;
   }
