@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config
-  libc-ares-dev libldns-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libc-ares-dev libldns-dev libssl-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils knot python3-dnspython
 )
 missing=()

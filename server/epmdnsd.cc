@@ -1,6 +1,7 @@
 // epmdnsd: authoritative DNS for Erlang node records.
 #include <sys/eventfd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -72,6 +74,40 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
   return args;
 }
 
+// Prints the usage and every epmdnsd flag to stdout (Abseil's --help exits with status 1).
+[[noreturn]] void print_help() {
+  std::printf("epmdnsd: %s\n\n", std::string(absl::ProgramUsageMessage()).c_str());
+  std::vector<std::pair<std::string, const absl::CommandLineFlag*>> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (std::string(flag->Filename()).ends_with("epmdnsd.cc")) flags.emplace_back(std::string(name), flag);
+  }
+  std::sort(flags.begin(), flags.end());
+  for (const auto& [name, flag] : flags) {
+    std::string spelled = name;
+    std::replace(spelled.begin(), spelled.end(), '_', '-');
+    std::printf("  --%s (default: %s)\n      %s\n", spelled.c_str(), flag->DefaultValue().c_str(),
+                flag->Help().c_str());
+  }
+  std::exit(0);
+}
+
+// One clear line for a flag given without its value (Abseil would print two).
+void check_values_present(const std::vector<std::string>& args) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (!arg.starts_with("-") || arg == "--" || arg.find('=') != std::string::npos) continue;
+    std::string name = arg.substr(arg.starts_with("--") ? 2 : 1);
+    if (name == "help" || name == "h") print_help();
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr || flag->IsOfType<bool>()) continue;
+    if (i + 1 == args.size() || args[i + 1].starts_with("--")) {
+      std::replace(name.begin(), name.end(), '_', '-');
+      fail(absl::StrCat("--", name, " needs a value (see --help)"));
+    }
+    ++i;
+  }
+}
+
 zone::Catalog load_zones(const std::string& path) {
   if (!path.empty()) {
     absl::StatusOr<zone::Catalog> catalog = zone::load_catalog(path);
@@ -99,6 +135,7 @@ int main(int argc, char** argv) {
       "Usage: epmdnsd [--listen ADDR:PORT]... [--zones PATH] [--threads N]\n"
       "Flags may be written with dashes or underscores (--max-udp-size).");
   std::vector<std::string> normalized = normalize_args(argc, argv);
+  check_values_present(normalized);
   std::vector<char*> args;
   for (std::string& arg : normalized) args.push_back(arg.data());
   args.push_back(nullptr);
@@ -131,22 +168,22 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  net::UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
-  std::vector<net::UniqueFd> tcp_listeners;
-  std::vector<net::UniqueFd> udp_sockets;
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
+  std::vector<UniqueFd> tcp_listeners;
+  std::vector<UniqueFd> udp_sockets;
   for (const net::Endpoint& endpoint : endpoints) {
-    absl::StatusOr<net::UniqueFd> listener = net::listen_tcp(endpoint);
+    absl::StatusOr<UniqueFd> listener = net::listen_tcp(endpoint);
     if (!listener.ok()) fail(std::string(listener.status().message()));
     tcp_listeners.push_back(std::move(*listener));
     for (int i = 0; i < threads; ++i) {
-      absl::StatusOr<net::UniqueFd> socket = net::bind_udp(endpoint);
+      absl::StatusOr<UniqueFd> socket = net::bind_udp(endpoint);
       if (!socket.ok()) fail(std::string(socket.status().message()));
       udp_sockets.push_back(std::move(*socket));
     }
   }
   {
     std::vector<std::unique_ptr<net::UdpWorker>> workers;
-    for (net::UniqueFd& socket : udp_sockets) {
+    for (UniqueFd& socket : udp_sockets) {
       workers.push_back(std::make_unique<net::UdpWorker>(std::move(socket), stop.get(), catalog, limits));
     }
     net::TcpServer tcp_server(std::move(tcp_listeners), stop.get(), catalog, limits, tcp);

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "net/fd.h"
+#include "common/unique_fd.h"
 
 namespace epmdns::net {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "net/fd.h"
+#include "common/unique_fd.h"
 #include "query/respond.h"
 #include "zone/catalog.h"
 

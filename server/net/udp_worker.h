@@ -4,7 +4,7 @@
 #include <atomic>
 #include <thread>
 
-#include "net/fd.h"
+#include "common/unique_fd.h"
 #include "query/respond.h"
 #include "zone/catalog.h"
 

@@ -1,10 +1,8 @@
 #include "wire/message.h"
 
 namespace epmdns::wire {
-namespace {
 
-bool read_opt(Reader& reader, const Name& owner, uint16_t udp_size, uint32_t ttl, uint16_t rdlength,
-              Edns& edns) {
+bool read_opt(Reader& reader, const Name& owner, uint16_t udp_size, uint32_t ttl, uint16_t rdlength, Edns& edns) {
   if (edns.present || !owner.is_root()) return false;
   edns.present = true;
   edns.udp_size = udp_size;
@@ -15,10 +13,18 @@ bool read_opt(Reader& reader, const Name& owner, uint16_t udp_size, uint32_t ttl
   Reader options(rdata);
   while (options.remaining() > 0) {
     uint16_t code, length;
-    if (!options.u16(code) || !options.u16(length) || !options.skip(length)) return false;
+    std::span<const uint8_t> value;
+    if (!options.u16(code) || !options.u16(length) || !options.bytes(length, value)) return false;
+    if (code == kOptionUpdateLease) {
+      Reader lease(value);
+      if ((length != 4 && length != 8) || !lease.u32(edns.lease)) return false;
+      edns.has_lease = true;
+    }
   }
   return true;
 }
+
+namespace {
 
 // Skips one resource record, recording EDNS if it is an OPT.
 bool read_record(Reader& reader, bool additional, Edns& edns) {

@@ -18,11 +18,15 @@ struct Header {
   bool qr() const { return flags & flag::QR; }
 };
 
+inline constexpr uint16_t kOptionUpdateLease = 2;  // RFC 9664
+
 struct Edns {
   bool present = false;
   uint16_t udp_size = 0;
   uint8_t version = 0;
   bool dnssec_ok = false;
+  bool has_lease = false;  // UPDATE-LEASE option present
+  uint32_t lease = 0;      // requested lease in seconds
 };
 
 struct Query {
@@ -41,6 +45,8 @@ enum class ParseStatus {
 };
 
 bool read_header(Reader& reader, Header& out);
+// Reads the RDATA of an OPT record whose fixed fields are already read.
+bool read_opt(Reader& reader, const Name& owner, uint16_t udp_size, uint32_t ttl, uint16_t rdlength, Edns& edns);
 // Parses a request whose question section holds exactly one entry, then checks that
 // every further record is well formed, at most one OPT sits at the root, and no bytes trail.
 ParseStatus parse_query(std::span<const uint8_t> packet, Query& out);

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "wire/name.h"
+#include "wire/rdata.h"
 #include "wire/types.h"
 
 namespace epmdns::zone {
@@ -70,8 +71,8 @@ absl::Status add_record(Zone& zone, const ldns_rr* rr, ldns_buffer* scratch) {
   if (ldns_buffer_status(scratch) != LDNS_STATUS_OK || ldns_buffer_position(scratch) > 65535) {
     return absl::InvalidArgumentError("record data too long");
   }
-  const std::string_view data(reinterpret_cast<const char*>(ldns_buffer_begin(scratch)),
-                              ldns_buffer_position(scratch));
+  std::string data(reinterpret_cast<const char*>(ldns_buffer_begin(scratch)), ldns_buffer_position(scratch));
+  wire::canonicalize_rdata(type, data);
 
   Node& node = zone.get_or_add(owner);
   const bool has_cname = node.find(wire::rrtype::CNAME) != nullptr;

@@ -57,4 +57,10 @@ bool RRset::erase(std::string_view data) {
   return true;
 }
 
+void RRset::replace_all(std::string_view data) {
+  records_.assign(1, std::string(data));
+  leases_.clear();
+  index_.reset();
+}
+
 }  // namespace epmdns::zone

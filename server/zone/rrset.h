@@ -34,6 +34,8 @@ class RRset {
   bool contains(std::string_view data) const { return find(data) != npos; }
   // Removes a record; true if it was there.
   bool erase(std::string_view data);
+  // Makes `data` the only record, without a lease (for the SOA).
+  void replace_all(std::string_view data);
 
   class Iterator {
    public:

@@ -13,10 +13,14 @@ namespace epmdns::zone {
 struct Node {
   std::string owner;            // wire form, case as written in the zone
   std::vector<RRset> rrsets;    // sorted by type; empty for an empty non-terminal
+  uint32_t children = 0;        // names directly below this one
   bool delegation = false;      // NS below the apex: a zone cut
 
   const RRset* find(uint16_t type) const;
+  RRset* find(uint16_t type);
   RRset& get_or_add(uint16_t type, uint32_t ttl);
+  // Drops RRsets left without records.
+  void drop_empty_rrsets();
 };
 
 class Zone {
@@ -38,10 +42,28 @@ class Zone {
   // Marks zone cuts; call once all records are in.
   void finish();
 
+  // Mutation, by the single writer while readers are locked out.
+  Node* find_mutable(std::string_view lower_owner);
+  // Call after a node's records changed: drops empty RRsets, updates the zone-cut flag,
+  // and removes the node (and ancestors) once it holds nothing and has no children.
+  void node_changed(std::string_view lower_owner);
+  uint32_t serial() const;
+  void set_serial(uint32_t serial);
+  // Calls f(lower_owner, node) for every node; f must not add or remove nodes.
+  template <typename F>
+  void for_each_node(F&& f) {
+    for (auto& [name, node] : nodes_) f(std::string_view(name), node);
+  }
+  template <typename F>
+  void for_each_node(F&& f) const {
+    for (const auto& [name, node] : nodes_) f(std::string_view(name), node);
+  }
+
  private:
   std::string apex_;
   size_t apex_labels_;
   bool has_delegations_ = false;
+  size_t delegations_ = 0;
   absl::flat_hash_map<std::string, Node> nodes_;
 };
 

@@ -16,18 +16,14 @@ import subprocess
 import tempfile
 import time
 
-import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
-import dns.name
-import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.rrset
 
 INTEGRATION_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE_DIR = os.environ.get("EPMDNS_SOURCE_DIR") or os.path.dirname(
@@ -207,26 +203,39 @@ class Server(Process):
             time.sleep(0.05)
 
 
+def start_on_free_port(hosts, launch, attempts=3):
+    """launch(port) -> started Server, on a fresh free port; if another process
+    took the port between our probe and the server's bind, try a new port."""
+    for attempt in range(attempts):
+        try:
+            return launch(free_port(hosts))
+        except HarnessError as e:
+            if "in use" not in str(e).lower() or attempt == attempts - 1:
+                raise
+
+
 def start_epmdnsd(cleanup, args=(), hosts=("127.0.0.1",), zones=None,
-                  ready_zone=BUNDLED_ORIGIN, port=None):
+                  ready_zone=BUNDLED_ORIGIN):
     """Start epmdnsd listening on every host at one free port.
 
     zones: a --zones path (None: the built-in zone). Extra flags go in args.
     Returns a Server once it answers SOA ready_zone on every address.
     """
     binary = epmdnsd_path()
-    port = port or free_port(hosts)
-    argv = [binary]
-    for h in hosts:
-        argv += ["--listen", listen_arg(h, port)]
-    if zones is not None:
-        argv += ["--zones", zones]
-    argv += list(args)
-    workdir = temp_dir(cleanup, "epmdnsd-run-")
-    server = Server("epmdnsd", argv, workdir, [(h, port) for h in hosts])
-    cleanup(server.stop)
-    server.wait_answers_soa(ready_zone)
-    return server
+
+    def launch(port):
+        argv = [binary]
+        for h in hosts:
+            argv += ["--listen", listen_arg(h, port)]
+        if zones is not None:
+            argv += ["--zones", zones]
+        argv += list(args)
+        workdir = temp_dir(cleanup, "epmdnsd-run-")
+        server = Server("epmdnsd", argv, workdir, [(h, port) for h in hosts])
+        cleanup(server.stop)
+        server.wait_answers_soa(ready_zone)
+        return server
+    return start_on_free_port(hosts, launch)
 
 
 KNOT_CONF = """\
@@ -261,26 +270,28 @@ def start_knotd(cleanup, zones):
     Knot never writes the zone files: zonefile-sync -1, no journal.
     """
     knotd = require_tool("knotd")
-    workdir = temp_dir(cleanup, "knotd-run-")
-    rundir = os.path.join(workdir, "run")
-    storage = os.path.join(workdir, "storage")
-    os.makedirs(rundir)
-    os.makedirs(storage)
-    port = free_port()
     zone_text = "".join(f"  - domain: {origin}\n    file: \"{path}\"\n"
                         for origin, path in zones)
-    conf = os.path.join(workdir, "knot.conf")
-    with open(conf, "w") as f:
-        f.write(KNOT_CONF.format(rundir=rundir, port=port, storage=storage,
-                                 zones=zone_text))
-    server = Server("knotd", [knotd, "-c", conf], workdir, [("127.0.0.1", port)])
-    cleanup(server.stop)
-    for origin, _ in zones:
-        server.wait_answers_soa(origin)
-    return server
+
+    def launch(port):
+        workdir = temp_dir(cleanup, "knotd-run-")
+        rundir = os.path.join(workdir, "run")
+        storage = os.path.join(workdir, "storage")
+        os.makedirs(rundir)
+        os.makedirs(storage)
+        conf = os.path.join(workdir, "knot.conf")
+        with open(conf, "w") as f:
+            f.write(KNOT_CONF.format(rundir=rundir, port=port, storage=storage,
+                                     zones=zone_text))
+        server = Server("knotd", [knotd, "-c", conf], workdir, [("127.0.0.1", port)])
+        cleanup(server.stop)
+        for origin, _ in zones:
+            server.wait_answers_soa(origin)
+        return server
+    return start_on_free_port(("127.0.0.1",), launch)
 
 
-def run_epmdnsd_to_exit(args, timeout=10.0):
+def run_epmdnsd_to_exit(args, timeout=10.0, cwd=None):
     """Run epmdnsd expecting it to exit by itself (bad flags, broken zones).
 
     Returns CompletedProcess with text stdout/stderr; if it is still running
@@ -289,7 +300,7 @@ def run_epmdnsd_to_exit(args, timeout=10.0):
     argv = [epmdnsd_path()] + list(args)
     try:
         return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, errors="replace", timeout=timeout)
+                              text=True, errors="replace", timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired as e:
         raise HarnessError(f"{' '.join(argv)} was still running after {timeout}s "
                            f"(expected it to exit); stderr:\n{e.stderr!r}")
@@ -300,8 +311,9 @@ def run_epmdnsd_to_exit(args, timeout=10.0):
 
 def make_query(name, rdtype, edns=0, payload=1232, rd=True, qid=None):
     """A query message; edns=-1 sends no OPT record."""
-    q = dns.message.make_query(name, rdtype, use_edns=edns if edns >= 0 else False,
-                               payload=payload)
+    q = dns.message.make_query(name, rdtype)
+    # use_edns(1) directly: make_query's use_edns=1 means True, i.e. version 0.
+    q.use_edns(edns if edns >= 0 else False, payload=payload)
     if not rd:
         q.flags &= ~dns.flags.RD
     if qid is not None:

@@ -12,6 +12,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
 from harness import rr  # noqa: E402
+import dns.name  # noqa: E402
 
 TOOLS = ("dig", "kdig")
 HOSTS = ("127.0.0.1", "::1")
@@ -85,8 +86,7 @@ class QueryRulesTest(unittest.TestCase):
             self.assertIn("rd", r.flags, "RD must be copied from the query")
             self.assertNotIn("ra", r.flags, "an authoritative-only server offers no recursion")
             self.assertEqual(len(r.question), 1)
-            self.assertEqual(r.question[0][0].lower(), harness.dns.name.from_text(
-                qname).to_text().lower())
+            self.assertEqual(r.question[0][0].lower(), dns.name.from_text(qname).to_text().lower())
             self.assertIsNotNone(r.edns, "OPT record must be echoed to an EDNS query")
             if answer is not None:
                 self.assertEqual(set(r.answer), answer, "answer section")

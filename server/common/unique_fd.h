@@ -5,7 +5,7 @@
 
 #include <utility>
 
-namespace epmdns::net {
+namespace epmdns {
 
 class UniqueFd {
  public:
@@ -31,4 +31,4 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-}  // namespace epmdns::net
+}  // namespace epmdns

@@ -1,0 +1,142 @@
+#include "update/apply.h"
+
+#include "wire/rdata.h"
+#include "wire/types.h"
+
+namespace epmdns::update {
+namespace {
+
+using namespace wire;
+
+bool is_meta_type(uint16_t type) {
+  return type == rrtype::OPT || type == rrtype::TSIG || type == rrtype::TKEY || type >= rrtype::IXFR;
+}
+
+// Records `change` and applies it.
+void commit(zone::Zone& zone, Change change, ChangeSet& changes) {
+  apply_change(zone, change);
+  changes.push_back(std::move(change));
+}
+
+void remove_record(zone::Zone& zone, const zone::Node& node, const zone::RRset& set, size_t i, ChangeSet& changes) {
+  commit(zone, {Change::Op::kRemove, node.owner, set.type, set.ttl, set.expiry(i), std::string(set[i])}, changes);
+}
+
+// Removes every record of `type` at `node` (a copy of the data is taken first: removal reshuffles).
+void remove_rrset(zone::Zone& zone, const std::string& lower_owner, uint16_t type, ChangeSet& changes) {
+  while (true) {
+    const zone::Node* node = zone.find(lower_owner);
+    const zone::RRset* set = node ? node->find(type) : nullptr;
+    if (set == nullptr || set->empty()) return;
+    remove_record(zone, *node, *set, set->size() - 1, changes);
+  }
+}
+
+void add_record(zone::Zone& zone, const Record& record, const std::string& lower_owner, uint32_t expiry,
+                ChangeSet& changes) {
+  const zone::Node* node = zone.find(lower_owner);
+  const bool is_apex = lower_owner == zone.apex();
+  if (node != nullptr) {
+    const zone::RRset* cname = node->find(rrtype::CNAME);
+    const bool has_other = node->rrsets.size() > (cname ? 1u : 0u);
+    // §3.4.2.2: a CNAME is not added beside other data, nor other data beside a CNAME;
+    // a new CNAME replaces the old one.
+    if (record.type == rrtype::CNAME ? has_other : cname != nullptr) return;
+    if (cname != nullptr && !cname->contains(record.rdata)) remove_rrset(zone, lower_owner, rrtype::CNAME, changes);
+  }
+  if (record.type == rrtype::SOA) {
+    if (!is_apex || !serial_newer(soa_serial(record.rdata), zone.serial())) return;
+    remove_rrset(zone, lower_owner, rrtype::SOA, changes);
+  }
+  node = zone.find(lower_owner);
+  const zone::RRset* set = node ? node->find(record.type) : nullptr;
+  if (set != nullptr) {
+    for (size_t i = 0; i < set->size(); ++i) {
+      if ((*set)[i] != record.rdata) continue;
+      if (set->ttl == record.ttl && set->expiry(i) == expiry) return;  // nothing new
+      remove_record(zone, *node, *set, i, changes);  // renewal: old lease out, new lease in
+      break;
+    }
+  }
+  commit(zone, {Change::Op::kAdd, std::string(record.owner.wire()), record.type, record.ttl, expiry, record.rdata},
+         changes);
+}
+
+void delete_rrsets(zone::Zone& zone, const std::string& lower_owner, uint16_t type, ChangeSet& changes) {
+  const bool is_apex = lower_owner == zone.apex();
+  const zone::Node* node = zone.find(lower_owner);
+  if (node == nullptr) return;
+  if (type != rrtype::ANY) {
+    if (is_apex && (type == rrtype::SOA || type == rrtype::NS)) return;  // §3.4.2.3
+    return remove_rrset(zone, lower_owner, type, changes);
+  }
+  std::vector<uint16_t> types;
+  for (const zone::RRset& set : node->rrsets) {
+    if (!(is_apex && (set.type == rrtype::SOA || set.type == rrtype::NS))) types.push_back(set.type);
+  }
+  for (uint16_t t : types) remove_rrset(zone, lower_owner, t, changes);
+}
+
+void delete_record(zone::Zone& zone, const Record& record, const std::string& lower_owner, ChangeSet& changes) {
+  const zone::Node* node = zone.find(lower_owner);
+  const zone::RRset* set = node ? node->find(record.type) : nullptr;
+  if (set == nullptr || record.type == rrtype::SOA) return;
+  // §3.4.2.4: the last NS at the apex stays.
+  if (record.type == rrtype::NS && lower_owner == zone.apex() && set->size() == 1) return;
+  for (size_t i = 0; i < set->size(); ++i) {
+    if ((*set)[i] == record.rdata) return remove_record(zone, *node, *set, i, changes);
+  }
+}
+
+void bump_serial(zone::Zone& zone, ChangeSet& changes) {
+  const zone::Node* apex = zone.apex_node();
+  const zone::RRset* soa = apex->find(rrtype::SOA);
+  std::string data((*soa)[0]);
+  const uint32_t ttl = soa->ttl;
+  uint32_t serial = soa_serial(data) + 1;
+  if (serial == 0) serial = 1;
+  commit(zone, {Change::Op::kRemove, apex->owner, rrtype::SOA, ttl, 0, data}, changes);
+  set_soa_serial(data, serial);
+  commit(zone, {Change::Op::kAdd, zone.apex_node()->owner, rrtype::SOA, ttl, 0, data}, changes);
+}
+
+}  // namespace
+
+uint16_t prescan(const zone::Zone& zone, const Request& request) {
+  for (const Record& record : request.updates) {
+    Name owner = record.owner;
+    owner.to_lower();
+    if (!is_subdomain(owner.wire(), zone.apex())) return rcode::NOTZONE;
+    if (record.rrclass == request.zone_class) {
+      if (is_meta_type(record.type) || record.rdata.empty()) return rcode::FORMERR;
+      if (record.type == rrtype::DNAME) return rcode::REFUSED;
+    } else if (record.rrclass == rrclass::ANY) {
+      if (record.ttl != 0 || !record.rdata.empty()) return rcode::FORMERR;
+      if (is_meta_type(record.type) && record.type != rrtype::ANY) return rcode::FORMERR;
+    } else if (record.rrclass == rrclass::NONE) {
+      if (record.ttl != 0 || is_meta_type(record.type)) return rcode::FORMERR;
+    } else {
+      return rcode::FORMERR;
+    }
+  }
+  return rcode::NOERROR;
+}
+
+void apply_updates(zone::Zone& zone, const Request& request, uint32_t expiry, ChangeSet& changes) {
+  const size_t first = changes.size();
+  for (const Record& record : request.updates) {
+    Name lower = record.owner;
+    lower.to_lower();
+    const std::string owner(lower.wire());
+    if (record.rrclass == request.zone_class) {
+      add_record(zone, record, owner, expiry, changes);
+    } else if (record.rrclass == rrclass::ANY) {
+      delete_rrsets(zone, owner, record.type, changes);
+    } else {
+      delete_record(zone, record, owner, changes);
+    }
+  }
+  if (changes.size() > first) bump_serial(zone, changes);
+}
+
+}  // namespace epmdns::update

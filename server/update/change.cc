@@ -1,0 +1,39 @@
+#include "update/change.h"
+
+#include "wire/name.h"
+
+namespace epmdns::update {
+namespace {
+
+std::string lower(std::string_view wire) {
+  std::string out(wire.size(), '\0');
+  wire::lower_into(wire, out.data());
+  return out;
+}
+
+}  // namespace
+
+void apply_change(zone::Zone& zone, const Change& change) {
+  const std::string owner = lower(change.owner);
+  if (change.op == Change::Op::kAdd) {
+    zone::RRset& set = zone.get_or_add(change.owner).get_or_add(change.type, change.ttl);
+    set.ttl = change.ttl;  // RFC 2181 §5.2: one TTL per RRset, the newest wins
+    set.insert(change.rdata, change.expiry);
+  } else {
+    zone::Node* node = zone.find_mutable(owner);
+    zone::RRset* set = node ? node->find(change.type) : nullptr;
+    if (set == nullptr) return;
+    set->erase(change.rdata);
+  }
+  zone.node_changed(owner);
+}
+
+void revert(zone::Zone& zone, const ChangeSet& changes) {
+  for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
+    Change inverse = *it;
+    inverse.op = it->op == Change::Op::kAdd ? Change::Op::kRemove : Change::Op::kAdd;
+    apply_change(zone, inverse);
+  }
+}
+
+}  // namespace epmdns::update
