@@ -20,7 +20,10 @@
 #include "net/tcp_server.h"
 #include "net/udp_worker.h"
 #include "wire/name.h"
+#include "update/updater.h"
+#include "wire/tsig_key.h"
 #include "zone/loader.h"
+#include "zone/rw_lock.h"
 
 ABSL_FLAG(std::vector<std::string>, listen, {"127.0.0.1:8053"},
           "Address to serve DNS on over UDP and TCP, as ADDR:PORT or [IPv6]:PORT. Repeat the flag "
@@ -33,6 +36,22 @@ ABSL_FLAG(int, max_udp_size, 1232,
           "Largest UDP answer in bytes (512-4096); caps the requester's EDNS buffer size.");
 ABSL_FLAG(int, tcp_idle_timeout, 10, "Seconds before an idle TCP connection is closed.");
 ABSL_FLAG(int, tcp_max_connections, 1000, "Most TCP connections open at once.");
+ABSL_FLAG(std::string, state_dir, "",
+          "Directory for the journal of dynamic updates. Without it, DNS UPDATE is refused.");
+ABSL_FLAG(std::string, keys, "",
+          "File of TSIG keys in BIND's format (tsig-keygen output); updates signed with them are accepted.");
+ABSL_FLAG(std::string, update_policy, "",
+          "File of 'grant KEY zone ZONE' / 'grant KEY host HOST' lines. Empty: every key may update every zone.");
+ABSL_FLAG(std::string, journal_sync, "disk",
+          "When an update counts as durable: 'disk' (fdatasync before answering; survives power loss) or "
+          "'os' (written to the kernel; survives a crash or kill -9 of epmdnsd, not of the machine).");
+ABSL_FLAG(int, journal_max_mb, 64,
+          "Journal size in MiB beyond which it is folded into a snapshot (in the background).");
+ABSL_FLAG(bool, allow_unsigned_updates, false, "Accept UPDATE messages without TSIG (testing only).");
+ABSL_FLAG(int, lease_min, 30, "Shortest lease granted (RFC 9664 UPDATE-LEASE), in seconds.");
+ABSL_FLAG(int, lease_max, 86400, "Longest lease granted, in seconds.");
+ABSL_FLAG(int, lease_default, 0,
+          "Lease for records added without an UPDATE-LEASE option, in seconds; 0: they do not lapse.");
 
 namespace {
 
@@ -108,24 +127,87 @@ void check_values_present(const std::vector<std::string>& args) {
   }
 }
 
-zone::Catalog load_zones(const std::string& path) {
-  if (!path.empty()) {
-    absl::StatusOr<zone::Catalog> catalog = zone::load_catalog(path);
-    if (!catalog.ok()) fail(std::string(catalog.status().message()));
-    return std::move(*catalog);
-  }
-  auto zone = zone::load_zone_text(kDefaultZoneText, kDefaultZoneSource, kDefaultZoneOrigin);
-  if (!zone.ok()) fail(std::string(zone.status().message()));
-  zone::Catalog catalog;
-  catalog.add(std::move(*zone));
-  return catalog;
-}
-
 int int_flag_in(const absl::Flag<int>& flag, const std::string& name, int low, int high) {
   const int value = absl::GetFlag(flag);
   if (value < low || value > high) fail(absl::StrCat("--", name, " must be between ", low, " and ", high));
   return value;
 }
+
+absl::StatusOr<zone::Catalog> load_zones(const std::string& path) {
+  if (!path.empty()) return zone::load_catalog(path);
+  auto zone = zone::load_zone_text(kDefaultZoneText, kDefaultZoneSource, kDefaultZoneOrigin);
+  if (!zone.ok()) return zone.status();
+  zone::Catalog catalog;
+  catalog.add(std::move(*zone));
+  return catalog;
+}
+
+wire::Keyring load_keys() {
+  wire::Keyring keyring;
+  const std::string path = absl::GetFlag(FLAGS_keys);
+  if (path.empty()) return keyring;
+  absl::StatusOr<std::vector<wire::TsigKey>> keys = wire::load_key_file(path);
+  if (!keys.ok()) fail(std::string(keys.status().message()));
+  for (wire::TsigKey& key : *keys) keyring.add(std::move(key));
+  return keyring;
+}
+
+std::unique_ptr<update::Updater> start_updater(zone::Catalog& catalog, zone::RwLock& lock,
+                                               const wire::Keyring& keyring) {
+  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  const std::string keys_path = absl::GetFlag(FLAGS_keys);
+  const std::string policy_path = absl::GetFlag(FLAGS_update_policy);
+  if (state_dir.empty()) {
+    if (!keys_path.empty() || !policy_path.empty() || absl::GetFlag(FLAGS_allow_unsigned_updates)) {
+      fail("updates need --state-dir: an acknowledged update must be in the journal");
+    }
+    return nullptr;
+  }
+  update::Policy policy = update::Policy::any_key_any_zone();
+  if (!policy_path.empty()) {
+    absl::StatusOr<update::Policy> loaded = update::Policy::load(policy_path);
+    if (!loaded.ok()) fail(std::string(loaded.status().message()));
+    policy = std::move(*loaded);
+  }
+  update::UpdaterConfig config;
+  config.state_dir = state_dir;
+  config.allow_unsigned = absl::GetFlag(FLAGS_allow_unsigned_updates);
+  config.zone_loader = [path = absl::GetFlag(FLAGS_zones)] { return load_zones(path); };
+  config.journal_max_size = static_cast<uint64_t>(int_flag_in(FLAGS_journal_max_mb, "journal-max-mb", 1, 1 << 20)) << 20;
+  const std::string journal_sync = absl::GetFlag(FLAGS_journal_sync);
+  if (journal_sync != "disk" && journal_sync != "os") fail("--journal-sync must be 'disk' or 'os'");
+  config.flush_to_disk = journal_sync == "disk";
+  config.leases.min = static_cast<uint32_t>(int_flag_in(FLAGS_lease_min, "lease-min", 1, 1 << 30));
+  config.leases.max = static_cast<uint32_t>(int_flag_in(FLAGS_lease_max, "lease-max", 1, 1 << 30));
+  config.leases.fallback = static_cast<uint32_t>(int_flag_in(FLAGS_lease_default, "lease-default", 0, 1 << 30));
+  if (config.leases.min > config.leases.max) fail("--lease-min must not exceed --lease-max");
+  absl::StatusOr<std::unique_ptr<update::Updater>> updater =
+      update::Updater::start(catalog, lock, keyring, std::move(policy), config);
+  if (!updater.ok()) fail(std::string(updater.status().message()));
+  return std::move(*updater);
+}
+
+
+// SIGHUP: read the zone files again. The journal is replayed on top by the updater, which
+// swaps the zones in; without updates the swap happens here. A broken file keeps the old zones.
+void reload_zones(zone::Catalog& catalog, zone::RwLock& lock, update::Updater* updater) {
+  const std::string path = absl::GetFlag(FLAGS_zones);
+  if (updater != nullptr) {
+    updater->reload([path] { return load_zones(path); });
+    return;
+  }
+  absl::StatusOr<zone::Catalog> fresh = load_zones(path);
+  if (!fresh.ok()) {
+    std::fprintf(stderr, "epmdnsd: reload failed, keeping the zones served: %s\n",
+                 std::string(fresh.status().message()).c_str());
+    return;
+  }
+  lock.lock();
+  catalog = std::move(*fresh);
+  lock.unlock();
+  std::fprintf(stderr, "epmdnsd: zones reloaded\n");
+}
+
 
 }  // namespace
 
@@ -158,15 +240,22 @@ int main(int argc, char** argv) {
   }
   if (endpoints.empty()) fail("--listen: at least one address is needed");
 
-  const zone::Catalog catalog = load_zones(absl::GetFlag(FLAGS_zones));
-
-  // Signals go to sigwait below, not to the serving threads.
+  // Signals go to sigwait below, not to the threads started from here on.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<zone::Catalog> loaded = load_zones(absl::GetFlag(FLAGS_zones));
+  if (!loaded.ok()) fail(std::string(loaded.status().message()));
+  zone::Catalog catalog = std::move(*loaded);
+  zone::RwLock zones_lock;
+  const wire::Keyring keyring = load_keys();
+  std::unique_ptr<update::Updater> updater = start_updater(catalog, zones_lock, keyring);
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes journal writes fail (SERVFAIL), not the server die
 
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC));
   std::vector<UniqueFd> tcp_listeners;
@@ -181,12 +270,13 @@ int main(int argc, char** argv) {
       udp_sockets.push_back(std::move(*socket));
     }
   }
+  const net::Services services{catalog, zones_lock, updater.get(), &keyring, limits};
   {
     std::vector<std::unique_ptr<net::UdpWorker>> workers;
     for (UniqueFd& socket : udp_sockets) {
-      workers.push_back(std::make_unique<net::UdpWorker>(std::move(socket), stop.get(), catalog, limits));
+      workers.push_back(std::make_unique<net::UdpWorker>(std::move(socket), stop.get(), services));
     }
-    net::TcpServer tcp_server(std::move(tcp_listeners), stop.get(), catalog, limits, tcp);
+    net::TcpServer tcp_server(std::move(tcp_listeners), stop.get(), services, tcp);
 
     std::vector<std::string> zone_names;
     for (const zone::Zone* z : catalog.zones()) zone_names.push_back(wire::wire_to_text(z->apex()));
@@ -196,7 +286,7 @@ int main(int argc, char** argv) {
                  absl::StrJoin(zone_names, ", ").c_str(), absl::StrJoin(listen_names, ", ").c_str(), threads);
 
     int signal = 0;
-    sigwait(&signals, &signal);
+    while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) reload_zones(catalog, zones_lock, updater.get());
     std::fprintf(stderr, "epmdnsd: stopping on signal %d\n", signal);
     const uint64_t one = 1;
     if (::write(stop.get(), &one, sizeof one) < 0) return 1;

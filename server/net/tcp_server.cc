@@ -1,6 +1,7 @@
 #include "net/tcp_server.h"
 
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -14,26 +15,31 @@ namespace {
 constexpr size_t kReadChunk = 16384;
 // Stop reading from a client whose answers pile up unread.
 constexpr size_t kMaxPendingOutput = 1 << 20;
+// epoll tags for the descriptors that are not connections (connection ids count up from 1).
+constexpr uint64_t kStopTag = ~uint64_t{0};
+constexpr uint64_t kWakeTag = kStopTag - 1;
+constexpr uint64_t kListenerTag = uint64_t{1} << 63;
+
+void watch(int epoll, int fd, uint64_t tag, uint32_t events, int op = EPOLL_CTL_ADD) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = tag;
+  ::epoll_ctl(epoll, op, fd, &ev);
+}
 
 }  // namespace
 
-TcpServer::TcpServer(std::vector<UniqueFd> listeners, int stop_fd, const zone::Catalog& catalog,
-                     query::Limits limits, TcpOptions options)
+TcpServer::TcpServer(std::vector<UniqueFd> listeners, int stop_fd, Services services, TcpOptions options)
     : listeners_(std::move(listeners)),
       stop_fd_(stop_fd),
-      catalog_(catalog),
-      limits_(limits),
+      services_(services),
       options_(options),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       response_(wire::kMaxMessageSize) {
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = stop_fd_;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, stop_fd_, &ev);
-  for (const UniqueFd& listener : listeners_) {
-    ev.data.fd = listener.get();
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener.get(), &ev);
-  }
+  watch(epoll_.get(), stop_fd_, kStopTag, EPOLLIN);
+  watch(epoll_.get(), wake_.get(), kWakeTag, EPOLLIN);
+  for (size_t i = 0; i < listeners_.size(); ++i) watch(epoll_.get(), listeners_[i].get(), kListenerTag | i, EPOLLIN);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -49,15 +55,17 @@ void TcpServer::run() {
     const int n = ::epoll_wait(epoll_.get(), events, 64, tick_ms);
     if (n < 0 && errno != EINTR) return;
     for (int i = 0; i < n; ++i) {
-      const int fd = events[i].data.fd;
-      if (fd == stop_fd_) return;
-      bool is_listener = false;
-      for (const UniqueFd& listener : listeners_) is_listener |= listener.get() == fd;
-      if (is_listener) {
-        accept_from(fd);
+      const uint64_t tag = events[i].data.u64;
+      if (tag == kStopTag) return;
+      if (tag == kWakeTag) {
+        take_deliveries();
         continue;
       }
-      auto it = connections_.find(fd);
+      if (tag & kListenerTag) {
+        accept_from(listeners_[tag & ~kListenerTag].get());
+        continue;
+      }
+      auto it = connections_.find(tag);
       if (it == connections_.end()) continue;
       Connection& conn = it->second;
       bool keep = true;
@@ -82,15 +90,20 @@ void TcpServer::accept_from(int listener) {
       ::close(fd);
       continue;
     }
+    const uint64_t id = next_id_++;
     Connection conn;
+    conn.id = id;
     conn.fd.reset(fd);
     conn.last_active = std::chrono::steady_clock::now();
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) continue;
-    connections_.emplace(fd, std::move(conn));
+    watch(epoll_.get(), fd, id, EPOLLIN);
+    connections_.emplace(id, std::move(conn));
   }
+}
+
+void TcpServer::queue_answer(Connection& conn, std::span<const uint8_t> answer) {
+  conn.out.push_back(static_cast<uint8_t>(answer.size() >> 8));
+  conn.out.push_back(static_cast<uint8_t>(answer.size()));
+  conn.out.insert(conn.out.end(), answer.begin(), answer.end());
 }
 
 bool TcpServer::on_readable(Connection& conn) {
@@ -107,23 +120,52 @@ bool TcpServer::on_readable(Connection& conn) {
     }
     conn.in.resize(old + static_cast<size_t>(got));
     conn.last_active = std::chrono::steady_clock::now();
-    // Answer every complete message in the buffer, in order.
+    // Answer every complete message in the buffer, in order (UPDATEs when they are durable).
     size_t pos = 0;
     while (conn.in.size() - pos >= 2) {
       const size_t length = size_t{conn.in[pos]} << 8 | conn.in[pos + 1];
       if (conn.in.size() - pos - 2 < length) break;
-      const size_t answer = query::respond(catalog_, std::span<const uint8_t>(conn.in.data() + pos + 2, length),
-                                           response_, query::Transport::kTcp, limits_);
+      const std::span<const uint8_t> request(conn.in.data() + pos + 2, length);
       pos += 2 + length;
-      if (answer == 0) continue;
-      conn.out.push_back(static_cast<uint8_t>(answer >> 8));
-      conn.out.push_back(static_cast<uint8_t>(answer));
-      conn.out.insert(conn.out.end(), response_.begin(), response_.begin() + static_cast<ptrdiff_t>(answer));
+      if (services_.is_update(request)) {
+        services_.updater->submit(request, [this, id = conn.id](std::span<const uint8_t> answer) { deliver(id, answer); });
+        continue;
+      }
+      services_.lock.lock_shared();
+      const size_t answer =
+          query::respond(services_.catalog, request, response_, query::Transport::kTcp, services_.limits, services_.keyring);
+      services_.lock.unlock_shared();
+      if (answer != 0) queue_answer(conn, std::span<const uint8_t>(response_.data(), answer));
     }
     conn.in.erase(conn.in.begin(), conn.in.begin() + static_cast<ptrdiff_t>(pos));
     if (static_cast<size_t>(got) < kReadChunk) break;
   }
   return flush(conn) && open;
+}
+
+void TcpServer::deliver(uint64_t id, std::span<const uint8_t> answer) {
+  {
+    std::lock_guard<std::mutex> guard(deliveries_mutex_);
+    deliveries_.emplace_back(id, std::vector<uint8_t>(answer.begin(), answer.end()));
+  }
+  const uint64_t one = 1;
+  if (::write(wake_.get(), &one, sizeof one) < 0) return;  // already signalled
+}
+
+void TcpServer::take_deliveries() {
+  uint64_t count;
+  if (::read(wake_.get(), &count, sizeof count) < 0) return;
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> ready;
+  {
+    std::lock_guard<std::mutex> guard(deliveries_mutex_);
+    ready.swap(deliveries_);
+  }
+  for (auto& [id, answer] : ready) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) continue;  // the client left before its answer was durable
+    queue_answer(it->second, answer);
+    if (!flush(it->second)) connections_.erase(it);
+  }
 }
 
 bool TcpServer::flush(Connection& conn) {
@@ -140,11 +182,11 @@ bool TcpServer::flush(Connection& conn) {
     conn.out.clear();
     conn.out_sent = 0;
   }
-  epoll_event ev{};
   const size_t pending = conn.out.size() - conn.out_sent;
+  epoll_event ev{};
   ev.events = (pending < kMaxPendingOutput ? static_cast<uint32_t>(EPOLLIN) : 0u) |
               (pending > 0 ? static_cast<uint32_t>(EPOLLOUT) : 0u);
-  ev.data.fd = conn.fd.get();
+  ev.data.u64 = conn.id;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, conn.fd.get(), &ev);
   return true;
 }

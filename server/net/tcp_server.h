@@ -3,13 +3,14 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "common/unique_fd.h"
-#include "query/respond.h"
-#include "zone/catalog.h"
+#include "net/services.h"
 
 namespace epmdns::net {
 
@@ -20,14 +21,14 @@ struct TcpOptions {
 
 class TcpServer {
  public:
-  TcpServer(std::vector<UniqueFd> listeners, int stop_fd, const zone::Catalog& catalog, query::Limits limits,
-            TcpOptions options);
+  TcpServer(std::vector<UniqueFd> listeners, int stop_fd, Services services, TcpOptions options);
   ~TcpServer();
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
 
  private:
   struct Connection {
+    uint64_t id = 0;
     UniqueFd fd;
     std::vector<uint8_t> in;
     std::vector<uint8_t> out;
@@ -40,16 +41,23 @@ class TcpServer {
   // Returns false when the connection should be closed.
   bool on_readable(Connection& conn);
   bool flush(Connection& conn);
+  void queue_answer(Connection& conn, std::span<const uint8_t> answer);
   void close_idle();
+  // Called from the updater thread: an UPDATE's answer for connection `id`.
+  void deliver(uint64_t id, std::span<const uint8_t> answer);
+  void take_deliveries();
 
   std::vector<UniqueFd> listeners_;
   int stop_fd_;
-  const zone::Catalog& catalog_;
-  query::Limits limits_;
+  Services services_;
   TcpOptions options_;
   UniqueFd epoll_;
-  absl::flat_hash_map<int, Connection> connections_;
+  UniqueFd wake_;  // eventfd: deliveries are waiting
+  uint64_t next_id_ = 1;
+  absl::flat_hash_map<uint64_t, Connection> connections_;
   std::vector<uint8_t> response_;
+  std::mutex deliveries_mutex_;
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> deliveries_;
   std::thread thread_;
 };
 

@@ -36,8 +36,8 @@ struct Batch {
 
 }  // namespace
 
-UdpWorker::UdpWorker(UniqueFd socket, int stop_fd, const zone::Catalog& catalog, query::Limits limits)
-    : socket_(std::move(socket)), stop_fd_(stop_fd), catalog_(catalog), limits_(limits) {
+UdpWorker::UdpWorker(UniqueFd socket, int stop_fd, Services services)
+    : socket_(std::move(socket)), stop_fd_(stop_fd), services_(services) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -56,12 +56,18 @@ void UdpWorker::run() {
       const int received = ::recvmmsg(socket_.get(), batch->in.data(), kBatch, MSG_DONTWAIT, nullptr);
       if (received <= 0) break;
       unsigned replies = 0;
+      services_.lock.lock_shared();
       for (int i = 0; i < received; ++i) {
         const msghdr& hdr = batch->in[i].msg_hdr;
         if (hdr.msg_flags & MSG_TRUNC) continue;  // larger than any query we answer
-        const size_t length = query::respond(
-            catalog_, std::span<const uint8_t>(batch->requests[i].data(), batch->in[i].msg_len),
-            batch->responses[replies], query::Transport::kUdp, limits_);
+        const std::span<const uint8_t> request(batch->requests[i].data(), batch->in[i].msg_len);
+        if (services_.is_update(request)) {
+          submit_update(request, batch->peers[i], hdr.msg_namelen);
+          continue;
+        }
+        const size_t length = query::respond(services_.catalog, request, batch->responses[replies],
+                                             query::Transport::kUdp, services_.limits,
+                                             services_.keyring);
         if (length == 0) continue;
         batch->out_iov[replies] = {batch->responses[replies].data(), length};
         batch->out[replies].msg_hdr = {};
@@ -71,6 +77,7 @@ void UdpWorker::run() {
         batch->out[replies].msg_hdr.msg_iovlen = 1;
         ++replies;
       }
+      services_.lock.unlock_shared();
       for (unsigned sent = 0; sent < replies;) {
         const int n = ::sendmmsg(socket_.get(), batch->out.data() + sent, replies - sent, 0);
         if (n <= 0) {
@@ -83,6 +90,12 @@ void UdpWorker::run() {
       if (static_cast<size_t>(received) < kBatch) break;
     }
   }
+}
+
+void UdpWorker::submit_update(std::span<const uint8_t> request, const sockaddr_storage& peer, socklen_t peer_length) {
+  services_.updater->submit(request, [fd = socket_.get(), peer, peer_length](std::span<const uint8_t> answer) {
+    ::sendto(fd, answer.data(), answer.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&peer), peer_length);
+  });
 }
 
 }  // namespace epmdns::net

@@ -1,30 +1,30 @@
 // One thread serving one UDP socket in batches with recvmmsg/sendmmsg.
 #pragma once
 
-#include <atomic>
+#include <sys/socket.h>
+
 #include <thread>
 
 #include "common/unique_fd.h"
-#include "query/respond.h"
-#include "zone/catalog.h"
+#include "net/services.h"
 
 namespace epmdns::net {
 
 class UdpWorker {
  public:
   // Serves `socket` until `stop_fd` (an eventfd) becomes readable.
-  UdpWorker(UniqueFd socket, int stop_fd, const zone::Catalog& catalog, query::Limits limits);
+  UdpWorker(UniqueFd socket, int stop_fd, Services services);
   ~UdpWorker();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
 
  private:
   void run();
+  void submit_update(std::span<const uint8_t> request, const sockaddr_storage& peer, socklen_t peer_length);
 
   UniqueFd socket_;
   int stop_fd_;
-  const zone::Catalog& catalog_;
-  query::Limits limits_;
+  Services services_;
   std::thread thread_;
 };
 

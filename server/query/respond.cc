@@ -1,10 +1,14 @@
 #include "query/respond.h"
 
+#include <ctime>
+#include <optional>
+
 #include "query/additional.h"
 #include "query/plan.h"
 #include "query/resolve.h"
 #include "wire/message.h"
 #include "wire/rdata.h"
+#include "wire/tsig.h"
 #include "wire/writer.h"
 
 namespace epmdns::query {
@@ -13,6 +17,12 @@ namespace {
 using namespace wire;
 
 constexpr size_t kOptSize = 11;  // root owner, type, class, TTL, empty RDATA
+
+struct Signed {
+  TsigRecord record;
+  TsigCheck check;
+  uint64_t now = 0;
+};
 
 struct Outcome {
   uint16_t rcode = rcode::NOERROR;
@@ -55,6 +65,11 @@ size_t max_size(const Query& query, Transport transport, const Limits& limits) {
 // Decides rcodes that need no zone data; returns false when the question should be resolved.
 bool screen(ParseStatus status, const Query& query, Outcome& outcome) {
   const uint8_t op = query.header.opcode();
+  if (op == opcode::UPDATE) {  // reaches here only when updates are off (no --state-dir)
+    outcome.rcode = rcode::REFUSED;
+    outcome.echo_question = query.has_question;
+    return true;
+  }
   if (op != opcode::QUERY) {
     outcome.rcode = rcode::NOTIMP;
     outcome.echo_question = query.has_question;
@@ -89,7 +104,7 @@ bool screen(ParseStatus status, const Query& query, Outcome& outcome) {
 }  // namespace
 
 size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, std::span<uint8_t> out,
-               Transport transport, const Limits& limits) {
+               Transport transport, const Limits& limits, const wire::Keyring* keyring) {
   Query query;
   const ParseStatus status = parse_query(request, query);
   if (status == ParseStatus::kDrop) return 0;
@@ -97,7 +112,28 @@ size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, s
   Plan plan;
   Outcome outcome;
   const zone::Zone* zone = nullptr;
-  if (!screen(status, query, outcome)) {
+  // TSIG (RFC 8945): an unverifiable request gets NOTAUTH and no data.
+  std::optional<Signed> tsig;
+  size_t tsig_reserve = 0;
+  if (status == ParseStatus::kOk && query.has_tsig) {
+    tsig.emplace();
+    if (find_tsig(request, tsig->record) != TsigFind::kFound) {
+      outcome.rcode = rcode::FORMERR;
+      tsig.reset();
+    } else {
+      tsig->now = static_cast<uint64_t>(std::time(nullptr));
+      if (keyring != nullptr) {
+        tsig->check = verify_request(request, tsig->record, *keyring, tsig->now);
+      } else {
+        tsig->check.rcode = rcode::NOTAUTH;
+        tsig->check.error = tsig_error::BADKEY;
+      }
+      outcome.rcode = tsig->check.rcode;
+      tsig_reserve = tsig->check.key ? tsig_space(*tsig->check.key)
+                                     : tsig->record.key_name.length() + tsig->record.algorithm.length() + 32;
+    }
+  }
+  if (outcome.rcode == rcode::NOERROR && !screen(status, query, outcome)) {
     Name lower = query.qname;
     lower.to_lower();
     zone = catalog.find_zone(lower);
@@ -113,7 +149,7 @@ size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, s
 
   const size_t limit = max_size(query, transport, limits);
   Writer writer(out.first(limit < out.size() ? limit : out.size()));
-  writer.set_limit(writer.limit() - (query.edns.present ? kOptSize : 0));
+  writer.set_limit(writer.limit() - (query.edns.present ? kOptSize : 0) - tsig_reserve);
   const Header& in = query.header;
   uint16_t flags = flag::QR | (in.flags & (0x7800 | flag::RD | flag::CD)) | (outcome.rcode & 0xF);
   if (outcome.authoritative) flags |= flag::AA;
@@ -136,7 +172,7 @@ size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, s
     }
   }
   if (query.edns.present) {
-    writer.set_limit(limit);
+    writer.set_limit(limit - tsig_reserve);
     const uint32_t ttl = uint32_t{static_cast<uint8_t>(outcome.rcode >> 4)} << 24 |
                          (query.edns.dnssec_ok ? 0x8000u : 0u);
     writer.put_u8(0);
@@ -148,6 +184,10 @@ size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, s
   }
   writer.patch_u16(2, flags);
   for (int i = 0; i < 4; ++i) writer.patch_u16(4 + 2 * i, counts[i]);
+  if (tsig) {
+    writer.set_limit(limit);
+    sign_response(writer, tsig->check, tsig->record, tsig->now);
+  }
   return writer.size();
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "wire/tsig_key.h"
 #include "zone/catalog.h"
 
 namespace epmdns::query {
@@ -16,8 +17,9 @@ struct Limits {
 };
 
 // Writes the response into `out` (at least 65535 bytes for TCP, max_udp_size for UDP)
-// and returns its length, or 0 when the request deserves no answer.
+// and returns its length, or 0 when the request deserves no answer. A TSIG-signed request
+// is checked against `keyring` (RFC 8945) and its response signed.
 size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, std::span<uint8_t> out,
-               Transport transport, const Limits& limits);
+               Transport transport, const Limits& limits, const wire::Keyring* keyring = nullptr);
 
 }  // namespace epmdns::query

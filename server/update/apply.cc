@@ -45,18 +45,19 @@ void add_record(zone::Zone& zone, const Record& record, const std::string& lower
     if (cname != nullptr && !cname->contains(record.rdata)) remove_rrset(zone, lower_owner, rrtype::CNAME, changes);
   }
   if (record.type == rrtype::SOA) {
+    // §3.4.2.2: an SOA replaces the zone's only if its serial is newer.
     if (!is_apex || !serial_newer(soa_serial(record.rdata), zone.serial())) return;
-    remove_rrset(zone, lower_owner, rrtype::SOA, changes);
+    const zone::RRset* soa = node->find(rrtype::SOA);
+    commit(zone, {Change::Op::kRemove, node->owner, rrtype::SOA, soa->ttl, 0, std::string((*soa)[0])}, changes);
+    commit(zone, {Change::Op::kAdd, node->owner, rrtype::SOA, record.ttl, 0, record.rdata}, changes);
+    return;
   }
   node = zone.find(lower_owner);
   const zone::RRset* set = node ? node->find(record.type) : nullptr;
-  if (set != nullptr) {
-    for (size_t i = 0; i < set->size(); ++i) {
-      if ((*set)[i] != record.rdata) continue;
-      if (set->ttl == record.ttl && set->expiry(i) == expiry) return;  // nothing new
-      remove_record(zone, *node, *set, i, changes);  // renewal: old lease out, new lease in
-      break;
-    }
+  const size_t existing = set ? set->find(record.rdata) : zone::RRset::npos;
+  if (existing != zone::RRset::npos) {
+    if (set->ttl == record.ttl && set->expiry(existing) == expiry) return;  // nothing new
+    remove_record(zone, *node, *set, existing, changes);  // renewal: old lease out, new lease in
   }
   commit(zone, {Change::Op::kAdd, std::string(record.owner.wire()), record.type, record.ttl, expiry, record.rdata},
          changes);
@@ -83,21 +84,8 @@ void delete_record(zone::Zone& zone, const Record& record, const std::string& lo
   if (set == nullptr || record.type == rrtype::SOA) return;
   // §3.4.2.4: the last NS at the apex stays.
   if (record.type == rrtype::NS && lower_owner == zone.apex() && set->size() == 1) return;
-  for (size_t i = 0; i < set->size(); ++i) {
-    if ((*set)[i] == record.rdata) return remove_record(zone, *node, *set, i, changes);
-  }
-}
-
-void bump_serial(zone::Zone& zone, ChangeSet& changes) {
-  const zone::Node* apex = zone.apex_node();
-  const zone::RRset* soa = apex->find(rrtype::SOA);
-  std::string data((*soa)[0]);
-  const uint32_t ttl = soa->ttl;
-  uint32_t serial = soa_serial(data) + 1;
-  if (serial == 0) serial = 1;
-  commit(zone, {Change::Op::kRemove, apex->owner, rrtype::SOA, ttl, 0, data}, changes);
-  set_soa_serial(data, serial);
-  commit(zone, {Change::Op::kAdd, zone.apex_node()->owner, rrtype::SOA, ttl, 0, data}, changes);
+  const size_t existing = set->find(record.rdata);
+  if (existing != zone::RRset::npos) remove_record(zone, *node, *set, existing, changes);
 }
 
 }  // namespace
@@ -120,6 +108,18 @@ uint16_t prescan(const zone::Zone& zone, const Request& request) {
     }
   }
   return rcode::NOERROR;
+}
+
+void bump_serial(zone::Zone& zone, ChangeSet& changes) {
+  const zone::Node* apex = zone.apex_node();
+  const zone::RRset* soa = apex->find(rrtype::SOA);
+  std::string data((*soa)[0]);
+  const uint32_t ttl = soa->ttl;
+  uint32_t serial = soa_serial(data) + 1;
+  if (serial == 0) serial = 1;
+  commit(zone, {Change::Op::kRemove, apex->owner, rrtype::SOA, ttl, 0, data}, changes);
+  set_soa_serial(data, serial);
+  commit(zone, {Change::Op::kAdd, zone.apex_node()->owner, rrtype::SOA, ttl, 0, data}, changes);
 }
 
 void apply_updates(zone::Zone& zone, const Request& request, uint32_t expiry, ChangeSet& changes) {

@@ -17,4 +17,7 @@ uint16_t prescan(const zone::Zone& zone, const Request& request);
 // then a new SOA serial when anything did. Records added get lease end `expiry` (0: none).
 void apply_updates(zone::Zone& zone, const Request& request, uint32_t expiry, ChangeSet& changes);
 
+// Raises the SOA serial by one (RFC 1982), recorded as a change.
+void bump_serial(zone::Zone& zone, ChangeSet& changes);
+
 }  // namespace epmdns::update

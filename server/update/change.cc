@@ -1,6 +1,8 @@
 #include "update/change.h"
 
 #include "wire/name.h"
+#include "wire/rdata.h"
+#include "wire/types.h"
 
 namespace epmdns::update {
 namespace {
@@ -15,6 +17,17 @@ std::string lower(std::string_view wire) {
 
 void apply_change(zone::Zone& zone, const Change& change) {
   const std::string owner = lower(change.owner);
+  if (change.type == wire::rrtype::SOA) {
+    // One SOA per zone: an added SOA replaces the old one unless that is newer (an operator
+    // may have raised the serial in the zone file); removals are implied.
+    zone::RRset* soa = owner == zone.apex() ? zone.find_mutable(owner)->find(wire::rrtype::SOA) : nullptr;
+    if (change.op == Change::Op::kAdd && soa != nullptr &&
+        !wire::serial_newer(wire::soa_serial((*soa)[0]), wire::soa_serial(change.rdata))) {
+      soa->replace_all(change.rdata);
+      soa->ttl = change.ttl;
+    }
+    return;
+  }
   if (change.op == Change::Op::kAdd) {
     zone::RRset& set = zone.get_or_add(change.owner).get_or_add(change.type, change.ttl);
     set.ttl = change.ttl;  // RFC 2181 §5.2: one TTL per RRset, the newest wins

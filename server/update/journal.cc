@@ -4,16 +4,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
+#include "wire/name.h"
+#include "wire/types.h"
 
 namespace epmdns::update {
 namespace {
 
-constexpr uint32_t kMagic = 0x45504a31;  // "EPJ1"
+constexpr uint32_t kMagic = 0x45504a31;          // "EPJ1", before every entry
+constexpr uint32_t kSnapshotMagic = 0x45505331;  // "EPS1", at the start of a snapshot
+constexpr size_t kSnapshotHeader = 16;           // magic, u64 last journal folded in, CRC
 constexpr size_t kEntryHeader = 12;      // magic, payload length, CRC-32C of the payload
 
 void put16(std::string& out, uint16_t v) {
@@ -116,52 +126,158 @@ size_t decode_entry(std::string_view data, std::string& apex, ChangeSet& changes
   return in.done() ? kEntryHeader + length : 0;
 }
 
-absl::StatusOr<Journal> Journal::open(const std::string& dir, const ReplayFn& replay) {
-  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return errno_status("cannot create", dir);
-  const std::string path = dir + "/journal";
-  const bool existed = ::access(path.c_str(), F_OK) == 0;
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
-  if (!fd) return errno_status("cannot open", path);
-  if (!existed) {
-    absl::Status synced = sync_directory(dir);
-    if (!synced.ok()) return synced;
+namespace {
+
+std::string journal_path(const std::string& dir, uint64_t number) {
+  char name[32];
+  std::snprintf(name, sizeof name, "/journal.%010llu", static_cast<unsigned long long>(number));
+  return dir + name;
+}
+
+std::string snapshot_path(const std::string& dir) { return dir + "/snapshot"; }
+
+// Numbers of the journal files in `dir`, ascending.
+std::vector<uint64_t> journal_numbers(const std::string& dir) {
+  std::vector<uint64_t> numbers;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* entry = ::readdir(d)) {
+      unsigned long long number;
+      char tail;
+      if (std::sscanf(entry->d_name, "journal.%llu%c", &number, &tail) == 1) numbers.push_back(number);
+    }
+    ::closedir(d);
   }
+  std::sort(numbers.begin(), numbers.end());
+  return numbers;
+}
+
+absl::StatusOr<std::string> read_file(const std::string& path, uint64_t limit = UINT64_MAX) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_status("cannot open", path);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return errno_status("cannot stat", path);
-  std::string data(static_cast<size_t>(st.st_size), '\0');
+  std::string data(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), limit), '\0');
   for (size_t got = 0; got < data.size();) {
     const ssize_t n = ::pread(fd.get(), data.data() + got, data.size() - got, static_cast<off_t>(got));
     if (n <= 0) return errno_status("cannot read", path);
     got += static_cast<size_t>(n);
   }
+  return data;
+}
+
+// Replays the entries in `data`; returns how many bytes were intact. Fails if a damaged
+// entry is followed by intact ones, or (with `torn_tail_ok` false) on any damage.
+absl::StatusOr<size_t> replay_entries(std::string_view data, const ReplayFn& replay, bool torn_tail_ok,
+                                      const std::string& path) {
   size_t pos = 0;
   std::string apex;
   ChangeSet changes;
   while (pos < data.size()) {
-    const size_t used = decode_entry(std::string_view(data).substr(pos), apex, changes);
+    const size_t used = decode_entry(data.substr(pos), apex, changes);
     if (used == 0) break;
     replay(apex, changes);
     pos += used;
   }
-  if (pos < data.size()) {
-    // A torn tail is only ever the last entry; intact entries after a bad one mean corruption.
-    for (size_t probe = pos + 1; probe + kEntryHeader <= data.size(); ++probe) {
-      if (decode_entry(std::string_view(data).substr(probe), apex, changes) != 0) {
-        return absl::DataLossError(absl::StrCat(path, ": corrupt entry at offset ", pos,
-                                                " followed by intact entries; refusing to drop them"));
-      }
+  if (pos == data.size()) return pos;
+  if (!torn_tail_ok) return absl::DataLossError(absl::StrCat(path, ": damaged entry at offset ", pos));
+  for (size_t probe = pos + 1; probe + kEntryHeader <= data.size(); ++probe) {
+    if (decode_entry(data.substr(probe), apex, changes) != 0) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": damaged entry at offset ", pos, " followed by intact entries; refusing to drop them"));
     }
-    if (::ftruncate(fd.get(), static_cast<off_t>(pos)) != 0 || ::fdatasync(fd.get()) != 0) {
+  }
+  return pos;
+}
+
+// Replays the snapshot, if any; returns the number of the last journal file it covers.
+absl::StatusOr<uint64_t> replay_snapshot(const std::string& dir, const ReplayFn& replay) {
+  const std::string path = snapshot_path(dir);
+  if (::access(path.c_str(), F_OK) != 0) return 0;
+  absl::StatusOr<std::string> data = read_file(path);
+  if (!data.ok()) return data.status();
+  Cursor header(std::string_view(*data).substr(0, std::min(data->size(), kSnapshotHeader)));
+  uint32_t magic, high, low, crc;
+  if (!header.u32(magic) || !header.u32(high) || !header.u32(low) || !header.u32(crc) || magic != kSnapshotMagic ||
+      crc != crc32c(std::string_view(*data).substr(0, 12))) {
+    return absl::DataLossError(absl::StrCat(path, ": not an epmdnsd snapshot"));
+  }
+  absl::StatusOr<size_t> replayed =
+      replay_entries(std::string_view(*data).substr(kSnapshotHeader), replay, false, path);
+  if (!replayed.ok()) return replayed.status();
+  return uint64_t{high} << 32 | low;
+}
+
+absl::StatusOr<UniqueFd> create_journal_file(const std::string& dir, uint64_t number) {
+  const std::string path = journal_path(dir, number);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!fd) return errno_status("cannot create", path);
+  absl::Status synced = sync_directory(dir);
+  if (!synced.ok()) return synced;
+  return fd;
+}
+
+}  // namespace
+
+absl::StatusOr<Journal> Journal::open(const std::string& dir, const ReplayFn& replay) {
+  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return errno_status("cannot create", dir);
+  absl::StatusOr<uint64_t> folded = replay_snapshot(dir, replay);
+  if (!folded.ok()) return folded.status();
+  std::vector<uint64_t> numbers;
+  for (uint64_t number : journal_numbers(dir)) {
+    if (number > *folded) {
+      numbers.push_back(number);
+    } else {
+      ::unlink(journal_path(dir, number).c_str());  // left by a compaction that crashed before cleaning up
+    }
+  }
+  if (numbers.empty()) {
+    absl::StatusOr<UniqueFd> fd = create_journal_file(dir, *folded + 1);
+    if (!fd.ok()) return fd.status();
+    return Journal(dir, *folded + 1, std::move(*fd), 0);
+  }
+  for (size_t i = 0; i + 1 < numbers.size(); ++i) {
+    const std::string path = journal_path(dir, numbers[i]);
+    absl::StatusOr<std::string> data = read_file(path);
+    if (!data.ok()) return data.status();
+    absl::StatusOr<size_t> replayed = replay_entries(*data, replay, false, path);
+    if (!replayed.ok()) return replayed.status();
+  }
+  const uint64_t newest = numbers.back();
+  const std::string path = journal_path(dir, newest);
+  absl::StatusOr<std::string> data = read_file(path);
+  if (!data.ok()) return data.status();
+  absl::StatusOr<size_t> intact = replay_entries(*data, replay, true, path);
+  if (!intact.ok()) return intact.status();
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd) return errno_status("cannot open", path);
+  if (*intact < data->size()) {
+    std::fprintf(stderr, "epmdnsd: %s: cut %zu bytes of an unfinished entry\n", path.c_str(), data->size() - *intact);
+    if (::ftruncate(fd.get(), static_cast<off_t>(*intact)) != 0 || ::fdatasync(fd.get()) != 0) {
       return errno_status("cannot cut the torn tail of", path);
     }
   }
-  return Journal(path, std::move(fd), pos);
+  return Journal(dir, newest, std::move(fd), *intact);
+}
+
+absl::Status Journal::replay(const ReplayFn& replay) const {
+  absl::StatusOr<uint64_t> folded = replay_snapshot(dir_, replay);
+  if (!folded.ok()) return folded.status();
+  for (uint64_t number : journal_numbers(dir_)) {
+    if (number <= *folded || number > number_) continue;
+    const std::string path = journal_path(dir_, number);
+    absl::StatusOr<std::string> data = read_file(path, number == number_ ? size_ : UINT64_MAX);
+    if (!data.ok()) return data.status();
+    absl::StatusOr<size_t> replayed = replay_entries(*data, replay, false, path);
+    if (!replayed.ok()) return replayed.status();
+  }
+  return absl::OkStatus();
 }
 
 void Journal::append(std::string_view apex, const ChangeSet& changes) { encode_entry(apex, changes, pending_); }
 
 absl::Status Journal::sync() {
   if (pending_.empty()) return absl::OkStatus();
+  const std::string path = journal_path(dir_, number_);
   size_t written = 0;
   absl::Status status;
   while (written < pending_.size()) {
@@ -169,12 +285,12 @@ absl::Status Journal::sync() {
                                static_cast<off_t>(size_ + written));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      status = errno_status("cannot write", path_);
+      status = errno_status("cannot write", path);
       break;
     }
     written += static_cast<size_t>(n);
   }
-  if (status.ok() && ::fdatasync(fd_.get()) != 0) status = errno_status("cannot sync", path_);
+  if (status.ok() && flush_to_disk_ && ::fdatasync(fd_.get()) != 0) status = errno_status("cannot sync", path);
   pending_.clear();
   if (!status.ok()) {
     // Leave no partial entry behind, so later entries stay readable.
@@ -182,6 +298,76 @@ absl::Status Journal::sync() {
     return status;
   }
   size_ += written;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Journal::rotate() {
+  absl::Status synced = sync();
+  if (!synced.ok()) return synced;
+  absl::StatusOr<UniqueFd> fd = create_journal_file(dir_, number_ + 1);
+  if (!fd.ok()) return fd.status();
+  fd_ = std::move(*fd);
+  size_ = 0;
+  return number_++;
+}
+
+absl::Status compact(const std::string& dir, uint64_t through, const StaticCheck& is_static, uint32_t now) {
+  // The last change of every record; SOAs are keyed without their data (one per zone).
+  std::map<std::string, std::pair<std::string, Change>> last;
+  const ReplayFn squash = [&](std::string_view apex, const ChangeSet& changes) {
+    for (const Change& change : changes) {
+      std::string key(apex);
+      key.push_back('\0');
+      std::string owner(change.owner.size(), '\0');
+      wire::lower_into(change.owner, owner.data());
+      key += owner;
+      key.push_back(static_cast<char>(change.type >> 8));
+      key.push_back(static_cast<char>(change.type));
+      if (change.type != wire::rrtype::SOA) key += change.rdata;
+      if (change.type == wire::rrtype::SOA && change.op == Change::Op::kRemove) continue;
+      last[key] = {std::string(apex), change};
+    }
+  };
+  absl::StatusOr<uint64_t> folded = replay_snapshot(dir, squash);
+  if (!folded.ok()) return folded.status();
+  for (uint64_t number : journal_numbers(dir)) {
+    if (number <= *folded || number > through) continue;
+    const std::string path = journal_path(dir, number);
+    absl::StatusOr<std::string> data = read_file(path);
+    if (!data.ok()) return data.status();
+    absl::StatusOr<size_t> replayed = replay_entries(*data, squash, false, path);
+    if (!replayed.ok()) return replayed.status();
+  }
+  std::map<std::string, ChangeSet> by_zone;
+  for (auto& [key, entry] : last) {
+    auto& [apex, change] = entry;
+    if (change.op == Change::Op::kAdd && change.expiry != 0 && change.expiry <= now) change.op = Change::Op::kRemove;
+    if (change.op == Change::Op::kRemove && !is_static(apex, change)) continue;
+    by_zone[apex].push_back(std::move(change));
+  }
+  std::string out;
+  put32(out, kSnapshotMagic);
+  put32(out, static_cast<uint32_t>(through >> 32));
+  put32(out, static_cast<uint32_t>(through));
+  put32(out, crc32c(out));
+  for (const auto& [apex, changes] : by_zone) encode_entry(apex, changes, out);
+
+  const std::string tmp = snapshot_path(dir) + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd) return errno_status("cannot create", tmp);
+  for (size_t written = 0; written < out.size();) {
+    const ssize_t n = ::write(fd.get(), out.data() + written, out.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return errno_status("cannot write", tmp);
+    written += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd.get()) != 0) return errno_status("cannot sync", tmp);
+  if (::rename(tmp.c_str(), snapshot_path(dir).c_str()) != 0) return errno_status("cannot rename", tmp);
+  absl::Status synced = sync_directory(dir);
+  if (!synced.ok()) return synced;
+  for (uint64_t number : journal_numbers(dir)) {
+    if (number <= through) ::unlink(journal_path(dir, number).c_str());
+  }
   return absl::OkStatus();
 }
 

@@ -26,8 +26,8 @@ bool read_opt(Reader& reader, const Name& owner, uint16_t udp_size, uint32_t ttl
 
 namespace {
 
-// Skips one resource record, recording EDNS if it is an OPT.
-bool read_record(Reader& reader, bool additional, Edns& edns) {
+// Skips one resource record, recording EDNS if it is an OPT and noting a TSIG.
+bool read_record(Reader& reader, bool additional, Edns& edns, bool* tsig = nullptr) {
   Name owner;
   uint16_t type, cls, rdlength;
   uint32_t ttl;
@@ -37,6 +37,10 @@ bool read_record(Reader& reader, bool additional, Edns& edns) {
   }
   if (type == rrtype::OPT) {
     return additional && read_opt(reader, owner, cls, ttl, rdlength, edns);
+  }
+  if (type == rrtype::TSIG) {
+    if (tsig == nullptr) return false;
+    *tsig = true;
   }
   return reader.skip(rdlength);
 }
@@ -63,8 +67,10 @@ ParseStatus parse_query(std::span<const uint8_t> packet, Query& out) {
   for (uint32_t i = 0; i < records; ++i) {
     if (!read_record(reader, false, out.edns)) return ParseStatus::kFormErr;
   }
+  out.has_tsig = false;
   for (uint16_t i = 0; i < out.header.arcount; ++i) {
-    if (!read_record(reader, true, out.edns)) return ParseStatus::kFormErr;
+    const bool last = i + 1 == out.header.arcount;
+    if (!read_record(reader, true, out.edns, last ? &out.has_tsig : nullptr)) return ParseStatus::kFormErr;
   }
   if (reader.remaining() != 0) return ParseStatus::kFormErr;
   return ParseStatus::kOk;

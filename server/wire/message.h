@@ -36,6 +36,7 @@ struct Query {
   uint16_t qtype = 0;
   uint16_t qclass = 0;
   Edns edns;
+  bool has_tsig = false;  // the last additional record is a TSIG (checked by the caller)
 };
 
 enum class ParseStatus {

@@ -26,6 +26,7 @@ bool Writer::put_u32(uint32_t v) {
 }
 
 bool Writer::put_bytes(std::string_view bytes) {
+  if (bytes.empty()) return true;
   if (limit_ - size_ < bytes.size()) return false;
   std::memcpy(&buf_[size_], bytes.data(), bytes.size());
   size_ += bytes.size();

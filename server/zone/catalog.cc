@@ -16,6 +16,11 @@ const Zone* Catalog::find_zone(const wire::Name& lower_name) const {
   return nullptr;
 }
 
+Zone* Catalog::find_apex(std::string_view lower_apex) {
+  auto it = zones_.find(absl::string_view(lower_apex.data(), lower_apex.size()));
+  return it == zones_.end() ? nullptr : it->second.get();
+}
+
 std::vector<const Zone*> Catalog::zones() const {
   std::vector<const Zone*> out;
   for (const auto& [apex, zone] : zones_) out.push_back(zone.get());

@@ -17,6 +17,8 @@ class Catalog {
   bool add(std::unique_ptr<Zone> zone);
   // The zone with the longest apex that contains `lower_name`, or null.
   const Zone* find_zone(const wire::Name& lower_name) const;
+  // The zone whose apex is exactly `lower_apex` (wire form), or null.
+  Zone* find_apex(std::string_view lower_apex);
   size_t size() const { return zones_.size(); }
   std::vector<const Zone*> zones() const;
 

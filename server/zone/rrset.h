@@ -31,6 +31,9 @@ class RRset {
   // Adds a record unless an identical one is present (an RRset is a set, RFC 2181 §5);
   // either way the record's lease becomes `expiry`. Returns true if the record is new.
   bool insert(std::string_view data, uint32_t expiry = kNoLease);
+  static constexpr size_t npos = static_cast<size_t>(-1);
+  // Position of a record, or npos; O(1) for large sets.
+  size_t find(std::string_view data) const;
   bool contains(std::string_view data) const { return find(data) != npos; }
   // Removes a record; true if it was there.
   bool erase(std::string_view data);
@@ -55,12 +58,10 @@ class RRset {
   Iterator end() const { return {records_, records_.size()}; }
 
  private:
-  static constexpr size_t npos = static_cast<size_t>(-1);
   // Sets larger than this get a hash index, so that registering into a cluster-wide
   // browse list of 100k nodes stays O(1).
   static constexpr size_t kIndexThreshold = 16;
 
-  size_t find(std::string_view data) const;
   void build_index();
 
   std::vector<std::string> records_;

@@ -1,0 +1,97 @@
+// The single writer of zone data. Takes UPDATE messages from the I/O threads, runs each
+// through the stages ACL (TSIG + policy) → check (prerequisites, prescan) → apply → journal,
+// makes a whole batch durable with one fdatasync, then answers. Also expires leases.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "update/journal.h"
+#include "update/policy.h"
+#include "wire/tsig_key.h"
+#include "zone/catalog.h"
+#include "zone/rw_lock.h"
+
+namespace epmdns::update {
+
+struct LeaseLimits {
+  uint32_t min = 30;        // shorter requests are raised to this
+  uint32_t max = 86400;     // longer requests are cut to this
+  uint32_t fallback = 0;    // granted when none is asked for; 0: records added without a lease stay
+};
+
+struct UpdaterConfig {
+  using ZoneLoader = std::function<absl::StatusOr<zone::Catalog>()>;
+  std::string state_dir;
+  ZoneLoader zone_loader;  // reads the zone files; compaction keeps removals only of their records
+  uint64_t journal_max_size = 64 << 20;  // fold the journal into the snapshot beyond this
+  LeaseLimits leases;
+  bool allow_unsigned = false;
+  bool flush_to_disk = true;  // fdatasync the journal before answering
+  size_t max_batch = 256;
+};
+
+class Updater {
+ public:
+  using Reply = std::function<void(std::span<const uint8_t>)>;
+
+  // Replays the journal into `catalog` and drops leases that ran out meanwhile.
+  static absl::StatusOr<std::unique_ptr<Updater>> start(zone::Catalog& catalog, zone::RwLock& lock,
+                                                         const wire::Keyring& keyring, Policy policy, UpdaterConfig config);
+  ~Updater();
+  Updater(const Updater&) = delete;
+  Updater& operator=(const Updater&) = delete;
+
+  // Queues an UPDATE; `reply` is called (on the updater thread) once it is durable or refused.
+  void submit(std::span<const uint8_t> message, Reply reply);
+
+  using ZoneLoader = UpdaterConfig::ZoneLoader;
+  // Asks the updater thread to load the zones afresh, replay the journal on them and swap
+  // them in. A loader error is logged and the zones served stay as they are.
+  void reload(ZoneLoader loader);
+
+ private:
+  struct Pending {
+    std::vector<uint8_t> message;
+    Reply reply;
+  };
+  struct Outcome;
+
+  Updater(zone::Catalog& catalog, zone::RwLock& lock, const wire::Keyring& keyring, Policy policy, UpdaterConfig config,
+          Journal journal);
+  void run();
+  void process_batch(std::vector<Pending>& batch);
+  Outcome process(const Pending& pending, uint64_t now);
+  void expire_leases(uint32_t now);
+  void reload_now(const ZoneLoader& loader);
+  // Starts folding the finished journal files into the snapshot, in the background.
+  void maybe_compact();
+  void wait_for_compaction();
+  // Applies `changes` under the write lock.
+  void with_write_lock(const std::function<void()>& f);
+
+  zone::Catalog& catalog_;
+  zone::RwLock& lock_;
+  const wire::Keyring& keyring_;
+  Policy policy_;
+  UpdaterConfig config_;
+  Journal journal_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Pending> queue_;
+  std::vector<ZoneLoader> reloads_;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::thread compactor_;
+};
+
+}  // namespace epmdns::update
