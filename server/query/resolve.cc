@@ -50,7 +50,8 @@ void add_negative_soa(const zone::Zone& zone, Plan& plan) {
 }
 
 void refer(const zone::Node& cut, Plan& plan) {
-  plan.authoritative = false;
+  // AA speaks for the question's name: a CNAME we own leading into a cut keeps it.
+  if (plan.answer.size() == 0) plan.authoritative = false;
   plan.authority.add(cut.owner, cut.find(NS));
 }
 

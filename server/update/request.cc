@@ -26,7 +26,7 @@ bool read_section(Reader& reader, uint16_t count, std::vector<Record>& out) {
 }  // namespace
 
 uint16_t parse_request(std::span<const uint8_t> message, Request& out) {
-  Reader reader(message);
+  Reader reader = Reader::message(message);
   if (!read_header(reader, out.header) || out.header.qdcount != 1) return rcode::FORMERR;
   uint16_t zone_type;
   if (!read_name(reader, out.zone) || !reader.u16(zone_type) || !reader.u16(out.zone_class) ||

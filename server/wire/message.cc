@@ -53,7 +53,7 @@ bool read_header(Reader& reader, Header& out) {
 }
 
 ParseStatus parse_query(std::span<const uint8_t> packet, Query& out) {
-  Reader reader(packet);
+  Reader reader = Reader::message(packet);
   out.has_question = false;
   out.edns = Edns{};
   if (!read_header(reader, out.header)) return ParseStatus::kDrop;

@@ -163,6 +163,7 @@ bool read_name(Reader& reader, Name& out) {
       if (pos + 1 >= packet.size()) return false;
       const size_t target = static_cast<size_t>(len & 0x3F) << 8 | packet[pos + 1];
       if (target >= lowest) return false;  // forward pointer or loop
+      if (target < reader.lowest_pointer()) return false;  // into a message's header
       if (resume == 0) resume = pos + 2;
       lowest = target;
       pos = target;

@@ -70,6 +70,21 @@ bool read_rdata(Reader& reader, uint16_t type, uint16_t rdlength, std::string& o
   return true;
 }
 
+bool rdata_well_formed(uint16_t type, std::string_view rdata) {
+  if (type == rrtype::A) return rdata.size() == 4;
+  if (type == rrtype::AAAA) return rdata.size() == 16;
+  NameLayout layout;
+  if (!name_layout(type, layout)) return true;
+  size_t pos = layout.prefix;
+  if (rdata.size() < pos) return false;
+  for (int i = 0; i < layout.names; ++i) {
+    const size_t length = wire_name_length(rdata.substr(pos));
+    if (length == 0) return false;
+    pos += length;
+  }
+  return layout.suffix < 0 || rdata.size() - pos == static_cast<size_t>(layout.suffix);
+}
+
 void canonicalize_rdata(uint16_t type, std::string& rdata) {
   NameLayout layout;
   if (!name_layout(type, layout)) return;

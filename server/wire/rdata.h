@@ -18,6 +18,9 @@ bool put_rdata(Writer& writer, uint16_t type, std::string_view rdata);
 // Reads RDATA from a message into canonical form: names inside decompressed and lower-cased
 // (RFC 4034 §6.2 list, as far as we know the type), fixed-size data checked. False if malformed.
 bool read_rdata(Reader& reader, uint16_t type, uint16_t rdlength, std::string& out);
+// Whether trusted uncompressed RDATA fits its type's layout (A/AAAA sizes, names where
+// the type has them); for data from zone files, where RFC 3597 syntax can say anything.
+bool rdata_well_formed(uint16_t type, std::string_view rdata);
 // Lower-cases the names inside trusted uncompressed RDATA of the types read_rdata knows.
 void canonicalize_rdata(uint16_t type, std::string& rdata);
 

@@ -10,6 +10,14 @@ namespace epmdns::wire {
 class Reader {
  public:
   explicit Reader(std::span<const uint8_t> data) : data_(data) {}
+  // A reader over a whole DNS message: compression pointers into its 12-byte header are refused.
+  static Reader message(std::span<const uint8_t> data) {
+    Reader reader(data);
+    reader.lowest_pointer_ = 12;
+    return reader;
+  }
+  // The smallest offset a compression pointer may point to.
+  size_t lowest_pointer() const { return lowest_pointer_; }
 
   size_t pos() const { return pos_; }
   size_t size() const { return data_.size(); }
@@ -55,6 +63,7 @@ class Reader {
  private:
   std::span<const uint8_t> data_;
   size_t pos_ = 0;
+  size_t lowest_pointer_ = 0;
 };
 
 }  // namespace epmdns::wire

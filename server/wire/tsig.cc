@@ -224,7 +224,7 @@ bool read_tsig_rdata(Reader& reader, TsigRecord& out) {
 }  // namespace
 
 TsigFind find_tsig(std::span<const uint8_t> message, TsigRecord& out) {
-  Reader reader(message);
+  Reader reader = Reader::message(message);
   Header header;
   if (!read_header(reader, header)) return TsigFind::kFormErr;
   for (uint16_t i = 0; i < header.qdcount; ++i) {

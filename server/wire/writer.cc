@@ -7,27 +7,27 @@
 namespace epmdns::wire {
 
 bool Writer::put_u8(uint8_t v) {
-  if (limit_ - size_ < 1) return false;
+  if (!has_room(1)) return false;
   buf_[size_++] = v;
   return true;
 }
 
 bool Writer::put_u16(uint16_t v) {
-  if (limit_ - size_ < 2) return false;
+  if (!has_room(2)) return false;
   buf_[size_++] = static_cast<uint8_t>(v >> 8);
   buf_[size_++] = static_cast<uint8_t>(v);
   return true;
 }
 
 bool Writer::put_u32(uint32_t v) {
-  if (limit_ - size_ < 4) return false;
+  if (!has_room(4)) return false;
   for (int shift = 24; shift >= 0; shift -= 8) buf_[size_++] = static_cast<uint8_t>(v >> shift);
   return true;
 }
 
 bool Writer::put_bytes(std::string_view bytes) {
   if (bytes.empty()) return true;
-  if (limit_ - size_ < bytes.size()) return false;
+  if (!has_room(bytes.size())) return false;
   std::memcpy(&buf_[size_], bytes.data(), bytes.size());
   size_ += bytes.size();
   return true;

@@ -39,6 +39,7 @@ class Writer {
     uint16_t text_offset;  // into lower_ (lower-case copy of the suffix)
     uint8_t length;
   };
+  bool has_room(size_t n) const { return size_ <= limit_ && limit_ - size_ >= n; }
   int find_suffix(const char* lower, size_t length) const;
   void remember(const char* lower, size_t length, size_t written_prefix, size_t packet_offset);
 

@@ -72,6 +72,9 @@ absl::Status add_record(Zone& zone, const ldns_rr* rr, ldns_buffer* scratch) {
     return absl::InvalidArgumentError("record data too long");
   }
   std::string data(reinterpret_cast<const char*>(ldns_buffer_begin(scratch)), ldns_buffer_position(scratch));
+  if (!wire::rdata_well_formed(type, data)) {
+    return absl::InvalidArgumentError(absl::StrCat(type_name(type), " data does not fit the type"));
+  }
   wire::canonicalize_rdata(type, data);
 
   Node& node = zone.get_or_add(owner);
