@@ -59,15 +59,18 @@ void UdpWorker::run() {
       services_.lock.lock_shared();
       for (int i = 0; i < received; ++i) {
         const msghdr& hdr = batch->in[i].msg_hdr;
-        if (hdr.msg_flags & MSG_TRUNC) continue;  // larger than any query we answer
         const std::span<const uint8_t> request(batch->requests[i].data(), batch->in[i].msg_len);
-        if (services_.is_update(request)) {
+        size_t length;
+        if (hdr.msg_flags & MSG_TRUNC) {
+          // Larger than our buffer: FORMERR from the header alone (a large UPDATE belongs on TCP).
+          length = query::refuse_oversized(request, batch->responses[replies]);
+        } else if (services_.is_update(request)) {
           submit_update(request, batch->peers[i], hdr.msg_namelen);
           continue;
+        } else {
+          length = query::respond(services_.catalog, request, batch->responses[replies], query::Transport::kUdp,
+                                  services_.limits, services_.keyring);
         }
-        const size_t length = query::respond(services_.catalog, request, batch->responses[replies],
-                                             query::Transport::kUdp, services_.limits,
-                                             services_.keyring);
         if (length == 0) continue;
         batch->out_iov[replies] = {batch->responses[replies].data(), length};
         batch->out[replies].msg_hdr = {};

@@ -191,4 +191,13 @@ size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, s
   return writer.size();
 }
 
+size_t refuse_oversized(std::span<const uint8_t> request, std::span<uint8_t> out) {
+  if (request.size() < kHeaderSize || (request[2] & 0x80) != 0 || out.size() < kHeaderSize) return 0;
+  Writer writer(out);
+  writer.put_u16(static_cast<uint16_t>(request[0] << 8 | request[1]));
+  writer.put_u16(static_cast<uint16_t>(flag::QR | ((request[2] << 8) & 0x7800) | rcode::FORMERR));
+  for (int i = 0; i < 4; ++i) writer.put_u16(0);
+  return writer.size();
+}
+
 }  // namespace epmdns::query

@@ -22,4 +22,8 @@ struct Limits {
 size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, std::span<uint8_t> out,
                Transport transport, const Limits& limits, const wire::Keyring* keyring = nullptr);
 
+// FORMERR for a datagram too large to read whole: header only, id and opcode echoed.
+// Returns 0 (no answer) when not even the header arrived or it is a response.
+size_t refuse_oversized(std::span<const uint8_t> request, std::span<uint8_t> out);
+
 }  // namespace epmdns::query

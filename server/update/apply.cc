@@ -1,5 +1,7 @@
 #include "update/apply.h"
 
+#include <algorithm>
+
 #include "wire/rdata.h"
 #include "wire/types.h"
 
@@ -56,8 +58,11 @@ void add_record(zone::Zone& zone, const Record& record, const std::string& lower
   const zone::RRset* set = node ? node->find(record.type) : nullptr;
   const size_t existing = set ? set->find(record.rdata) : zone::RRset::npos;
   if (existing != zone::RRset::npos) {
-    if (set->ttl == record.ttl && set->expiry(existing) == expiry) return;  // nothing new
-    remove_record(zone, *node, *set, existing, changes);  // renewal: old lease out, new lease in
+    // Renewal: a lease only ever grows, and a record without one never lapses.
+    const uint32_t old_expiry = set->expiry(existing);
+    expiry = (old_expiry == 0 || expiry == 0) ? 0 : std::max(old_expiry, expiry);
+    if (set->ttl == record.ttl && old_expiry == expiry) return;  // nothing new
+    remove_record(zone, *node, *set, existing, changes);
   }
   commit(zone, {Change::Op::kAdd, std::string(record.owner.wire()), record.type, record.ttl, expiry, record.rdata},
          changes);
@@ -136,7 +141,10 @@ void apply_updates(zone::Zone& zone, const Request& request, uint32_t expiry, Ch
       delete_record(zone, record, owner, changes);
     }
   }
-  if (changes.size() > first) bump_serial(zone, changes);
+  // §3.6: the serial goes up by one, unless the message set a newer SOA itself.
+  bool set_soa = false;
+  for (size_t i = first; i < changes.size(); ++i) set_soa |= changes[i].type == rrtype::SOA;
+  if (changes.size() > first && !set_soa) bump_serial(zone, changes);
 }
 
 }  // namespace epmdns::update

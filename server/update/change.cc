@@ -43,6 +43,15 @@ void apply_change(zone::Zone& zone, const Change& change) {
 
 void revert(zone::Zone& zone, const ChangeSet& changes) {
   for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
+    if (it->type == wire::rrtype::SOA) {
+      // The old SOA comes back even though its serial is lower: the new one was never durable.
+      if (it->op == Change::Op::kRemove) {
+        zone::RRset* soa = zone.find_mutable(zone.apex())->find(wire::rrtype::SOA);
+        soa->replace_all(it->rdata);
+        soa->ttl = it->ttl;
+      }
+      continue;
+    }
     Change inverse = *it;
     inverse.op = it->op == Change::Op::kAdd ? Change::Op::kRemove : Change::Op::kAdd;
     apply_change(zone, inverse);

@@ -214,6 +214,10 @@ Updater::Outcome Updater::process(const Pending& pending, uint64_t now) {
     out.rcode = rcode::REFUSED;
     return out;
   }
+  if (out.request.edns.present && out.request.edns.version > 0) {
+    out.rcode = rcode::BADVERS;  // RFC 6891 §6.1.3
+    return out;
+  }
   Name apex = out.request.zone;
   apex.to_lower();
   out.zone = out.request.zone_class == rrclass::IN ? catalog_.find_apex(apex.wire()) : nullptr;
@@ -290,9 +294,10 @@ void Updater::expire_leases(uint32_t now) {
     journal_.append(zone->apex(), expired);
     const absl::Status synced = journal_.sync();
     if (!synced.ok()) {
-      // The records are gone from memory but not from the journal: after a restart they
-      // come back and lapse again at once. Nothing acknowledged is lost.
-      std::fprintf(stderr, "epmdnsd: lease expiry not journaled: %s\n", std::string(synced.message()).c_str());
+      // Put the records (and the serial) back; the next sweep tries again.
+      with_write_lock([&] { revert(*zone, expired); });
+      std::fprintf(stderr, "epmdnsd: lease expiry not journaled, retrying: %s\n",
+                   std::string(synced.message()).c_str());
     }
   }
 }
