@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""Writes a dnsperf -u input of node registrations: 4 records each, for nodes not in the zone.
+"""Writes a dnsperf -u input of node registrations: 3 records each (A, SRV, TXT) plus the
+host browse PTR, for nodes not in the zone. The cluster-wide PTR is left out: a generated
+zone already holds the 65535 records Knot DNS allows in one RRset.
 
 usage: gen_registrations.py COUNT [ZONE] [FIRST] > updates.txt
 """
@@ -17,7 +19,7 @@ def main():
                   f"add rh{i}.{zone} 60 A 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}\n"
                   f"add {instance} 60 SRV 0 0 {20000 + i % 40000} rh{i}.{zone}\n"
                   f"add {instance} 60 TXT \"vsn=6\"\n"
-                  f"add _erlang-dist._tcp.{zone} 60 PTR {instance}\n"
+                  f"add _erlang-dist._tcp.rh{i}.{zone} 60 PTR {instance}\n"
                   "send\n")
 
 

@@ -5,6 +5,9 @@ knotd, dig and kdig, over loopback sockets only. Every wait is bounded and
 every process started here is stopped through the cleanup callback given.
 """
 
+import base64
+import hashlib
+import hmac
 import os
 import random
 import re
@@ -16,14 +19,18 @@ import subprocess
 import tempfile
 import time
 
+import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
+import dns.name
 import dns.query
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.update
+import dns.wire
 
 INTEGRATION_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE_DIR = os.environ.get("EPMDNS_SOURCE_DIR") or os.path.dirname(
@@ -183,6 +190,7 @@ class Server(Process):
         deadline = time.monotonic() + timeout
         pending = list(self.addrs)
         last_error = None
+        probe_timeout = 0.02  # grows to 0.2 s: quick while the server is binding
         while pending:
             if not self.alive():
                 raise HarnessError(f"{self.name} exited before answering:\n"
@@ -193,14 +201,26 @@ class Server(Process):
                                    + self.describe())
             host, port = pending[0]
             try:
-                r = dns.query.udp(make_query(zone, "SOA"), host, port=port, timeout=0.2)
+                r = dns.query.udp(make_query(zone, "SOA"), host, port=port,
+                                  timeout=probe_timeout)
                 if r.rcode() == dns.rcode.NOERROR and r.answer:
                     pending.pop(0)
                     continue
                 last_error = "rcode %s" % dns.rcode.to_text(r.rcode())
             except (dns.exception.Timeout, OSError) as e:
                 last_error = repr(e)
-            time.sleep(0.05)
+                probe_timeout = min(0.2, probe_timeout * 2)
+            time.sleep(0.01)
+
+
+def wait_until(predicate, timeout, interval=0.1):
+    """Poll predicate() until it is true or timeout seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
 
 
 def start_on_free_port(hosts, launch, attempts=3):
@@ -215,16 +235,17 @@ def start_on_free_port(hosts, launch, attempts=3):
 
 
 def start_epmdnsd(cleanup, args=(), hosts=("127.0.0.1",), zones=None,
-                  ready_zone=BUNDLED_ORIGIN):
+                  ready_zone=BUNDLED_ORIGIN, wrapper=()):
     """Start epmdnsd listening on every host at one free port.
 
     zones: a --zones path (None: the built-in zone). Extra flags go in args.
+    wrapper: a command that execs the rest of argv (e.g. prlimit --fsize=N).
     Returns a Server once it answers SOA ready_zone on every address.
     """
     binary = epmdnsd_path()
 
     def launch(port):
-        argv = [binary]
+        argv = list(wrapper) + [binary]
         for h in hosts:
             argv += ["--listen", listen_arg(h, port)]
         if zones is not None:
@@ -233,9 +254,42 @@ def start_epmdnsd(cleanup, args=(), hosts=("127.0.0.1",), zones=None,
         workdir = temp_dir(cleanup, "epmdnsd-run-")
         server = Server("epmdnsd", argv, workdir, [(h, port) for h in hosts])
         cleanup(server.stop)
+        server.launch = dict(args=tuple(args), hosts=hosts, zones=zones,
+                             ready_zone=ready_zone, wrapper=tuple(wrapper))
         server.wait_answers_soa(ready_zone)
         return server
     return start_on_free_port(hosts, launch)
+
+
+def restart_epmdnsd(cleanup, server, sig=signal.SIGTERM, **changes):
+    """Stop server with sig (SIGKILL: a crash) and start it again with the same
+    flags (and state directory) on a fresh port; changes override
+    start_epmdnsd's arguments. Returns (new server, exit code of the old)."""
+    code = server.stop(sig)
+    launch = dict(server.launch)
+    launch.update(changes)
+    new = start_epmdnsd(cleanup, **launch)
+    new.state_dir = getattr(server, "state_dir", None)
+    return new, code
+
+
+def start_epmdnsd_updating(cleanup, keys=(), policy=None, state_dir=None, args=(), **kw):
+    """start_epmdnsd with updates on: a fresh --state-dir (unless given), keys
+    (TsigKey) written to a --keys file, policy (lines) to an --update-policy file.
+    The server's state_dir attribute names the state directory."""
+    workdir = temp_dir(cleanup, "epmdnsd-update-")
+    state_dir = state_dir or os.path.join(workdir, "state")
+    flags = ["--state-dir", state_dir]
+    if keys:
+        flags += ["--keys", write_key_file(os.path.join(workdir, "keys.conf"), keys)]
+    if policy is not None:
+        path = os.path.join(workdir, "update-policy")
+        with open(path, "w") as f:
+            f.write("".join(line + "\n" for line in policy))
+        flags += ["--update-policy", path]
+    server = start_epmdnsd(cleanup, args=flags + list(args), **kw)
+    server.state_dir = state_dir
+    return server
 
 
 KNOT_CONF = """\
@@ -253,25 +307,41 @@ database:
 log:
   - target: stderr
     any: warning
-template:
+{access}template:
   - id: default
     storage: "{storage}"
     zonefile-sync: -1
     zonefile-load: whole
     journal-content: none
     semantic-checks: on
-zone:
+{template_acl}zone:
 {zones}"""
 
 
-def start_knotd(cleanup, zones):
+def knot_access_text(update_keys):
+    """Knot's key: and acl: sections letting update_keys (TsigKey) send UPDATEs."""
+    if not update_keys:
+        return "", ""
+    text = "key:\n"
+    for key in update_keys:
+        text += (f"  - id: {key.name}\n    algorithm: {key.algorithm}\n"
+                 f"    secret: {key.secret_b64}\n")
+    text += "acl:\n  - id: update\n    key: [%s]\n    action: update\n" % ", ".join(
+        key.name for key in update_keys)
+    return text, "    acl: [update]\n"
+
+
+def start_knotd(cleanup, zones, update_keys=()):
     """Run knotd in the foreground serving zones [(origin, file)] on 127.0.0.1.
 
-    Knot never writes the zone files: zonefile-sync -1, no journal.
+    Knot never writes the zone files: zonefile-sync -1, no journal. With
+    update_keys (TsigKey), UPDATEs signed with any of them are accepted for
+    every zone; changes then live in Knot's memory only.
     """
     knotd = require_tool("knotd")
     zone_text = "".join(f"  - domain: {origin}\n    file: \"{path}\"\n"
                         for origin, path in zones)
+    access, template_acl = knot_access_text(update_keys)
 
     def launch(port):
         workdir = temp_dir(cleanup, "knotd-run-")
@@ -282,7 +352,8 @@ def start_knotd(cleanup, zones):
         conf = os.path.join(workdir, "knot.conf")
         with open(conf, "w") as f:
             f.write(KNOT_CONF.format(rundir=rundir, port=port, storage=storage,
-                                     zones=zone_text))
+                                     zones=zone_text, access=access,
+                                     template_acl=template_acl))
         server = Server("knotd", [knotd, "-c", conf], workdir, [("127.0.0.1", port)])
         cleanup(server.stop)
         for origin, _ in zones:
@@ -593,3 +664,523 @@ def uncompressed_size(msg):
     if msg.edns >= 0:
         size += 11 + sum(len(o.to_wire()) + 4 for o in msg.options)
     return size
+
+
+# --------------------------------------------------------------------------
+# TSIG (RFC 8945), done here rather than by dnspython so that a test can pick
+# the time signed and read error responses (dnspython raises on those).
+
+TSIG_DIGESTS = {"hmac-sha1": hashlib.sha1, "hmac-sha256": hashlib.sha256,
+                "hmac-sha512": hashlib.sha512}
+TSIG_FUDGE = 300
+TSIG_RCODES = {0: "NOERROR", 16: "BADSIG", 17: "BADKEY", 18: "BADTIME", 22: "BADTRUNC"}
+
+
+class TsigKey:
+    """A TSIG key: absolute lower-case name, algorithm name, secret bytes."""
+
+    def __init__(self, name, algorithm="hmac-sha256", secret=None):
+        if algorithm not in TSIG_DIGESTS:
+            raise ValueError(algorithm)
+        self.name = dns.name.from_text(name).to_text()
+        self.algorithm = algorithm
+        self.secret = secret if secret is not None else os.urandom(
+            TSIG_DIGESTS[algorithm]().digest_size)
+
+    @property
+    def secret_b64(self):
+        return base64.b64encode(self.secret).decode()
+
+    def bind_text(self):
+        """The key as BIND's tsig-keygen writes it."""
+        return (f'key "{self.name}" {{\n\talgorithm {self.algorithm};\n'
+                f'\tsecret "{self.secret_b64}";\n}};\n')
+
+    def dig_arg(self):
+        """The argument of dig -y / nsupdate -y."""
+        return f"{self.algorithm}:{self.name}:{self.secret_b64}"
+
+    def with_secret(self, secret):
+        return TsigKey(self.name, self.algorithm, secret)
+
+    def renamed(self, name):
+        return TsigKey(name, self.algorithm, self.secret)
+
+    def __repr__(self):
+        return f"TsigKey({self.name!r}, {self.algorithm!r})"
+
+
+def write_key_file(path, keys):
+    with open(path, "w") as f:
+        for key in keys:
+            f.write(key.bind_text())
+    return path
+
+
+class TsigInfo:
+    """The fields of a received TSIG record."""
+
+    def __init__(self, key_name, algorithm, time_signed, fudge, mac, original_id,
+                 error, other, offset):
+        self.key_name, self.algorithm = key_name, algorithm
+        self.time_signed, self.fudge, self.mac = time_signed, fudge, mac
+        self.original_id, self.error, self.other = original_id, error, other
+        self.offset = offset  # where the TSIG RR starts in the message
+
+    @property
+    def error_text(self):
+        return TSIG_RCODES.get(self.error, str(self.error))
+
+    def __repr__(self):
+        return (f"TsigInfo(key={self.key_name}, alg={self.algorithm}, "
+                f"time={self.time_signed}, error={self.error_text}, "
+                f"mac={len(self.mac)} bytes, other={self.other.hex()})")
+
+
+def _canonical_name(name):
+    return dns.name.from_text(name).canonicalize().to_wire()
+
+
+def _tsig_variables(key_name, algorithm, time_signed, fudge, error, other):
+    return (_canonical_name(key_name) + struct.pack("!HI", 255, 0)
+            + _canonical_name(algorithm) + struct.pack("!HIH", time_signed >> 32,
+                                                        time_signed & 0xFFFFFFFF, fudge)
+            + struct.pack("!HH", error, len(other)) + other)
+
+
+def tsig_sign(wire, key, time_signed=None, fudge=TSIG_FUDGE, request_mac=b"",
+              error=0, other=b""):
+    """wire with a TSIG RR appended (ARCOUNT + 1); returns (signed wire, MAC).
+
+    time_signed defaults to now: pass another to sign with a wrong clock.
+    """
+    if time_signed is None:
+        time_signed = int(time.time())
+    original_id = struct.unpack("!H", wire[:2])[0]
+    data = b""
+    if request_mac:
+        data += struct.pack("!H", len(request_mac)) + request_mac
+    data += wire + _tsig_variables(key.name, key.algorithm, time_signed, fudge, error, other)
+    mac = hmac.new(key.secret, data, TSIG_DIGESTS[key.algorithm]).digest()
+    rdata = (dns.name.from_text(key.algorithm).to_wire()
+             + struct.pack("!HIH", time_signed >> 32, time_signed & 0xFFFFFFFF, fudge)
+             + struct.pack("!H", len(mac)) + mac
+             + struct.pack("!HHH", original_id, error, len(other)) + other)
+    rr = (dns.name.from_text(key.name).to_wire() + struct.pack("!HHIH", 250, 255, 0, len(rdata))
+          + rdata)
+    arcount = struct.unpack("!H", wire[10:12])[0]
+    return wire[:10] + struct.pack("!H", arcount + 1) + wire[12:] + rr, mac
+
+
+def walk_records(wire):
+    """[(start, type, class, ttl, rdata offset, rdlength)] of every resource
+    record of a message, in order (the question section skipped)."""
+    qd, an, ns, ar = struct.unpack("!4H", wire[4:12])
+    parser = dns.wire.Parser(wire, 12)
+    for _ in range(qd):
+        parser.get_name()
+        parser.get_struct("!HH")
+    out = []
+    for _ in range(an + ns + ar):
+        start = parser.current
+        parser.get_name()
+        rdtype, rdclass, ttl, rdlen = parser.get_struct("!HHIH")
+        out.append((start, rdtype, rdclass, ttl, parser.current, rdlen))
+        parser.seek(parser.current + rdlen)
+    return out
+
+
+def tsig_split(wire):
+    """(wire without its TSIG and with ARCOUNT - 1, TsigInfo); (wire, None) if unsigned.
+
+    Only a TSIG that is the last record of the message counts.
+    """
+    records = walk_records(wire)
+    ar = struct.unpack("!H", wire[10:12])[0]
+    if not records or records[-1][1] != 250 or ar == 0:
+        return wire, None
+    start, _, _, _, rdata_at, rdlen = records[-1]
+    key_name = dns.name.from_wire(wire, start)[0].to_text()
+    rdata = dns.wire.Parser(wire, rdata_at)
+    algorithm = rdata.get_name().to_text()
+    time_signed = rdata.get_uint48()
+    fudge = rdata.get_uint16()
+    mac = rdata.get_counted_bytes(2)
+    original_id, error = rdata.get_struct("!HH")
+    other = rdata.get_counted_bytes(2)
+    info = TsigInfo(key_name, algorithm, time_signed, fudge, mac, original_id, error,
+                    other, start)
+    stripped = wire[:10] + struct.pack("!H", ar - 1) + wire[12:start]
+    return stripped, info
+
+
+def tsig_response_valid(wire, key, request_mac):
+    """Is wire's TSIG a valid response MAC by key over the request's MAC?"""
+    stripped, info = tsig_split(wire)
+    if info is None or not info.mac:
+        return False
+    if dns.name.from_text(info.key_name) != dns.name.from_text(key.name):
+        return False
+    data = (struct.pack("!H", len(request_mac)) + request_mac
+            + struct.pack("!H", info.original_id) + stripped[2:]
+            + _tsig_variables(key.name, key.algorithm, info.time_signed, info.fudge,
+                              info.error, info.other))
+    expected = hmac.new(key.secret, data, TSIG_DIGESTS[key.algorithm]).digest()
+    return hmac.compare_digest(expected[:len(info.mac)], info.mac)
+
+
+# --------------------------------------------------------------------------
+# DNS UPDATE (RFC 2136) and UPDATE-LEASE (RFC 9664)
+
+UPDATE_LEASE = 2  # EDNS option code
+
+
+def lease_option(lease, key_lease=None):
+    """The UPDATE-LEASE EDNS option: 4 bytes, or 8 with the KEY-LEASE."""
+    data = struct.pack("!I", lease)
+    if key_lease is not None:
+        data += struct.pack("!I", key_lease)
+    return dns.edns.GenericOption(UPDATE_LEASE, data)
+
+
+def update_message(zone, lease=None, key_lease=None, qid=None):
+    """A dns.update.UpdateMessage for zone; with lease, EDNS carries UPDATE-LEASE."""
+    msg = dns.update.UpdateMessage(zone)
+    if lease is not None:
+        msg.use_edns(0, payload=1232, options=[lease_option(lease, key_lease)])
+    if qid is not None:
+        msg.id = qid
+    return msg
+
+
+def rr_wire(name, rdtype, rdclass, ttl, rdata=b""):
+    """One uncompressed resource record. rdtype/rdclass: text or number;
+    rdata: wire bytes, or presentation text read as class IN."""
+    rdtype = dns.rdatatype.from_text(rdtype) if isinstance(rdtype, str) else rdtype
+    rdclass = dns.rdataclass.from_text(rdclass) if isinstance(rdclass, str) else rdclass
+    if isinstance(rdata, str):
+        rdata = dns.rdata.from_text(dns.rdataclass.IN, rdtype, rdata).to_digestable()
+    return (dns.name.from_text(name).to_wire()
+            + struct.pack("!HHIH", rdtype, rdclass, ttl, len(rdata)) + rdata)
+
+
+def update_wire(zone, prerequisites=(), updates=(), additional=(), qid=None,
+                zone_type="SOA", zone_class="IN", zones=None):
+    """A raw UPDATE message, for the forms dnspython will not build.
+
+    prerequisites, updates, additional: (name, type, class, ttl, rdata) tuples
+    as rr_wire takes them. zones: [(name, type, class)] to replace the single
+    zone entry (e.g. none, or two).
+    """
+    if zones is None:
+        zones = [(zone, zone_type, zone_class)]
+    qid = random_qid() if qid is None else qid
+    out = struct.pack("!6H", qid, 5 << 11, len(zones), len(prerequisites), len(updates),
+                      len(additional))
+    for name, rdtype, rdclass in zones:
+        rdtype = dns.rdatatype.from_text(rdtype) if isinstance(rdtype, str) else rdtype
+        rdclass = dns.rdataclass.from_text(rdclass) if isinstance(rdclass, str) else rdclass
+        out += dns.name.from_text(name).to_wire() + struct.pack("!HH", rdtype, rdclass)
+    for record in list(prerequisites) + list(updates) + list(additional):
+        out += rr_wire(*record)
+    return out
+
+
+class UpdateReply:
+    """A response to an UPDATE: rcode, TSIG fields and validity, granted lease.
+
+    message is the dnspython message without the TSIG, or None when dnspython
+    cannot read it (an echoed zone section of a type other than SOA).
+    """
+
+    def __init__(self, wire, key=None, request_mac=b""):
+        self.wire = wire
+        stripped, self.tsig = tsig_split(wire)
+        try:
+            self.message = dns.message.from_wire(stripped)
+        except dns.exception.FormError:
+            self.message = None
+        self.rcode = wire[3] & 0xF
+        self.lease_data = None
+        for _, rdtype, _, ttl, at, rdlen in walk_records(stripped):
+            if rdtype != 41:
+                continue
+            self.rcode |= (ttl >> 24) << 4
+            options = dns.wire.Parser(stripped[:at + rdlen], at)
+            while options.remaining() >= 4:
+                code, length = options.get_struct("!HH")
+                data = options.get_bytes(length)
+                if code == UPDATE_LEASE:
+                    self.lease_data = data
+        self.signed_ok = (self.tsig is not None and key is not None
+                          and tsig_response_valid(wire, key, request_mac))
+
+    @property
+    def rcode_text(self):
+        return dns.rcode.to_text(self.rcode)
+
+    @property
+    def lease(self):
+        if self.lease_data is None or len(self.lease_data) < 4:
+            return None
+        return struct.unpack("!I", self.lease_data[:4])[0]
+
+    def __repr__(self):
+        return (f"UpdateReply(rcode={self.rcode_text}, tsig={self.tsig}, "
+                f"signed_ok={self.signed_ok}, lease={self.lease_data!r})")
+
+
+def message_wire(msg):
+    return msg if isinstance(msg, (bytes, bytearray)) else msg.to_wire()
+
+
+def send_update(server_or_host, msg, key=None, port=None, tcp=False, time_signed=None,
+                timeout=QUERY_TIMEOUT):
+    """Send an UPDATE (a dnspython message or wire), signed with key if given.
+
+    Returns an UpdateReply; raises HarnessError if no answer comes in time.
+    """
+    wire = bytes(message_wire(msg))
+    mac = b""
+    if key is not None:
+        wire, mac = tsig_sign(wire, key, time_signed)
+    try:
+        if tcp:
+            answer = tcp_exchange(server_or_host, wire, port, timeout)
+        else:
+            answer = udp_exchange(server_or_host, wire, port, timeout)
+    except OSError as e:
+        raise HarnessError(f"UPDATE exchange failed: {e!r}")
+    if answer is None:
+        raise HarnessError("no answer to an UPDATE within %ss" % timeout)
+    return UpdateReply(answer, key, mac)
+
+
+# --------------------------------------------------------------------------
+# Looking at a zone through queries (no zone transfer)
+
+def rdata_set(server_or_host, name, rdtype, port=None, tcp=False):
+    """(rcode text, frozenset of canonical rdata texts of name/rdtype, TTL or None).
+
+    Only records owned by name of type rdtype count (a CNAME answer gives none).
+    A truncated UDP answer is asked again over TCP.
+    """
+    q = make_query(name, rdtype, rd=False)
+    r = tcp_query(server_or_host, q, port) if tcp else udp_query(server_or_host, q, port)
+    if r.flags & dns.flags.TC:
+        r = tcp_query(server_or_host, q, port)
+    owner = dns.name.from_text(name)
+    want = dns.rdatatype.from_text(rdtype) if isinstance(rdtype, str) else rdtype
+    texts, ttl = set(), None
+    for rrset in r.answer:
+        if rrset.name == owner and rrset.rdtype == want:
+            ttl = rrset.ttl
+            texts.update(rdata_key(rd) for rd in rrset)
+    return dns.rcode.to_text(r.rcode()), frozenset(texts), ttl
+
+
+def rdatas(server_or_host, name, rdtype, port=None, tcp=False):
+    """The canonical rdata texts of name/rdtype (empty when there are none)."""
+    return rdata_set(server_or_host, name, rdtype, port, tcp)[1]
+
+
+def name_records(server_or_host, name, port=None):
+    """(rcode text, frozenset of (type, ttl, canonical rdata)) of every RRset
+    owned by name, by one ANY query over TCP (epmdnsd answers ANY in full over
+    TCP; Knot does not, RFC 8482)."""
+    r = tcp_query(server_or_host, make_query(name, "ANY", rd=False), port)
+    owner = dns.name.from_text(name)
+    return dns.rcode.to_text(r.rcode()), frozenset(
+        (dns.rdatatype.to_text(rrset.rdtype), rrset.ttl, rdata_key(rd))
+        for rrset in r.answer if rrset.name == owner for rd in rrset)
+
+
+# Many lookups at once: pipelined over one UDP socket, answers read without
+# dnspython (fast enough for thousands of names). Record data is compared in
+# canonical wire form: names uncompressed and lower-case (RFC 4034 6.2).
+
+_NAME_AT = {2: 0, 5: 0, 12: 0, 15: 2, 33: 6}  # NS, CNAME, PTR, MX, SRV: rdata name offset
+
+
+def _read_wire_name(data, pos):
+    """(lower-case uncompressed wire name at pos, position after it)."""
+    labels, end, hops = [], None, 0
+    while True:
+        length = data[pos]
+        if length >= 0xC0:
+            if end is None:
+                end = pos + 2
+            pos = ((length & 0x3F) << 8) | data[pos + 1]
+            hops += 1
+            if hops > 127:
+                raise HarnessError("compression loop in an answer")
+            continue
+        labels.append(data[pos:pos + 1 + length])
+        pos += 1 + length
+        if length == 0:
+            return b"".join(labels).lower(), (pos if end is None else end)
+
+
+def canonical_wire_rdata(rdtype, text):
+    """The canonical wire form of one rdata given in presentation form."""
+    rdtype = dns.rdatatype.from_text(rdtype) if isinstance(rdtype, str) else rdtype
+    return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text).to_digestable()
+
+
+def _answer_rdatas(data, qtype):
+    """(rcode, TC, frozenset of canonical rdata of type qtype in the answer)."""
+    flags, qd, an = struct.unpack("!HHH", data[2:8])
+    pos = 12
+    for _ in range(qd):
+        pos = _read_wire_name(data, pos)[1] + 4
+    found = set()
+    for _ in range(an):
+        pos = _read_wire_name(data, pos)[1]
+        rdtype, _, _, rdlen = struct.unpack("!HHIH", data[pos:pos + 10])
+        pos += 10
+        if rdtype == qtype:
+            if rdtype in _NAME_AT:
+                k = _NAME_AT[rdtype]
+                found.add(data[pos:pos + k] + _read_wire_name(data, pos + k)[0])
+            else:
+                found.add(data[pos:pos + rdlen])
+        pos += rdlen
+    return flags & 0xF, bool(flags & 0x0200), frozenset(found)
+
+
+def bulk_rdatas(server_or_host, queries, port=None, window=64, timeout=QUERY_TIMEOUT,
+                attempts=3):
+    """{(name, type): (rcode, frozenset of canonical wire rdata)} for many
+    (name, type text) pairs; truncated answers are asked again over TCP."""
+    host, port = _addr(server_or_host, port)
+    out, pending = {}, {}
+    queue = list(dict.fromkeys(queries))
+    qid = random_qid()
+    tries = 0
+    with udp_socket(host, timeout) as sock:
+        sock.connect((host, port))
+        i = 0
+        while i < len(queue) or pending:
+            while i < len(queue) and len(pending) < window:
+                name, rdtype = queue[i]
+                i += 1
+                qid = (qid + 1) & 0xFFFF
+                qtype = dns.rdatatype.from_text(rdtype)
+                wire = raw_header(qid, flags=0) + raw_question(name, qtype)
+                pending[qid] = ((name, rdtype), qtype, wire)
+                sock.send(wire)
+            try:
+                data = sock.recv(65535)
+            except socket.timeout:
+                tries += 1
+                if tries >= attempts:
+                    raise HarnessError(f"{len(pending)} lookups unanswered after {attempts} "
+                                       f"tries of {timeout}s")
+                for _, _, wire in pending.values():
+                    sock.send(wire)
+                continue
+            entry = pending.pop(struct.unpack("!H", data[:2])[0], None)
+            if entry is None:
+                continue
+            key, qtype, wire = entry
+            rcode, truncated, found = _answer_rdatas(data, qtype)
+            if truncated:
+                rcode, _, found = _answer_rdatas(tcp_exchange(host, wire, port, timeout), qtype)
+            out[key] = (rcode, found)
+    return out
+
+
+def soa_serial(server_or_host, zone, port=None):
+    q = make_query(zone, "SOA", rd=False)
+    r = udp_query(server_or_host, q, port)
+    for rrset in r.answer:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return rrset[0].serial
+    raise HarnessError(f"no SOA for {zone} in {r}")
+
+
+def snapshot(server_or_host, names_types, port=None):
+    """{(name, type): (rcode, rdata set, ttl)} for every (name, type) given."""
+    return {(n, t): rdata_set(server_or_host, n, t, port) for n, t in names_types}
+
+
+def canon(rdtype, text):
+    """Canonical rdata text, as rdata_set returns it."""
+    return rdata_key(dns.rdata.from_text(dns.rdataclass.IN, rdtype, text))
+
+
+def registrations_present(server_or_host, nodes, port=None):
+    """{node: [bool per record of node.wire_records()]}, by bulk lookups."""
+    wanted = [(node, node.wire_records()) for node in nodes]
+    answers = bulk_rdatas(server_or_host, [(o, t) for _, recs in wanted for o, t, _ in recs],
+                          port)
+    return {node: [rd in answers[(o, t)][1] for o, t, rd in recs] for node, recs in wanted}
+
+
+def journal_files(state_dir):
+    """The journal files of an epmdnsd state directory, oldest first (the newest
+    is the one appended to)."""
+    names = [f for f in os.listdir(state_dir) if f.startswith("journal")]
+    return [os.path.join(state_dir, f) for f in sorted(names)]
+
+
+class ErlangNode:
+    """The records of one Erlang node registration (README "How Erlang nodes
+    appear in DNS"): Host A (and AAAA), Name._erlang-dist._tcp.Host SRV and TXT,
+    _erlang-dist._tcp.Host PTR and _erlang-dist._tcp.Zone PTR."""
+
+    def __init__(self, name, host, zone, port, address, ttl=60, address6=None):
+        self.name, self.zone, self.port, self.address = name, zone, port, address
+        self.host = dns.name.from_text(host).to_text()
+        self.address6, self.ttl = address6, ttl
+        self.instance = f"{name}._erlang-dist._tcp.{self.host}"
+        self.host_browse = f"_erlang-dist._tcp.{self.host}"
+        self.zone_browse = f"_erlang-dist._tcp.{dns.name.from_text(zone).to_text()}"
+
+    def records(self):
+        """[(owner, type, rdata text)] of the registration."""
+        out = [(self.host, "A", self.address)]
+        if self.address6:
+            out.append((self.host, "AAAA", self.address6))
+        out += [(self.instance, "SRV", f"0 0 {self.port} {self.host}"),
+                (self.instance, "TXT", '"vsn=6"'),
+                (self.host_browse, "PTR", self.instance),
+                (self.zone_browse, "PTR", self.instance)]
+        return out
+
+    def add_to(self, msg):
+        for owner, rdtype, text in self.records():
+            msg.add(owner, self.ttl, rdtype, text)
+        return msg
+
+    def delete_from(self, msg, keep_host=False):
+        """Delete this node's records one by one (the host's address too unless keep_host)."""
+        for owner, rdtype, text in self.records():
+            if keep_host and owner == self.host:
+                continue
+            msg.delete(owner, rdtype, text)
+        return msg
+
+    def wire_records(self):
+        """[(owner, type, canonical wire rdata)], as bulk_rdatas reports them."""
+        def name(text):
+            return wire_name(text).lower()
+        out = [(self.host, "A", socket.inet_pton(socket.AF_INET, self.address))]
+        if self.address6:
+            out.append((self.host, "AAAA", socket.inet_pton(socket.AF_INET6, self.address6)))
+        out += [(self.instance, "SRV", struct.pack("!HHH", 0, 0, self.port) + name(self.host)),
+                (self.instance, "TXT", b"\x05vsn=6"),
+                (self.host_browse, "PTR", name(self.instance)),
+                (self.zone_browse, "PTR", name(self.instance))]
+        return out
+
+    def register(self, lease=None, qid=None):
+        return self.add_to(update_message(self.zone, lease=lease, qid=qid))
+
+    def present(self, server_or_host, port=None, tcp=False):
+        """{(owner, type, text): bool} -- is each record of the node served?"""
+        return {(o, t, x): canon(t, x) in rdatas(server_or_host, o, t, port, tcp)
+                for o, t, x in self.records()}
+
+    def __repr__(self):
+        return f"ErlangNode({self.instance})"
