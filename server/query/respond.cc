@@ -1,5 +1,6 @@
 #include "query/respond.h"
 
+#include <algorithm>
 #include <ctime>
 #include <optional>
 
@@ -101,6 +102,76 @@ bool screen(ParseStatus status, const Query& query, Outcome& outcome) {
   return false;
 }
 
+// TSIG (RFC 8945): a signed request is verified before anything else; one that fails gets
+// NOTAUTH (or FORMERR) and no data, and the answer is signed as §5.3 says.
+std::optional<Signed> check_signature(std::span<const uint8_t> request, const Keyring* keyring, Outcome& outcome) {
+  Signed tsig;
+  if (find_tsig(request, tsig.record) != TsigFind::kFound) {
+    outcome.rcode = rcode::FORMERR;
+    return std::nullopt;
+  }
+  tsig.now = static_cast<uint64_t>(std::time(nullptr));
+  if (keyring != nullptr) {
+    tsig.check = verify_request(request, tsig.record, *keyring, tsig.now);
+  } else {
+    tsig.check.rcode = rcode::NOTAUTH;
+    tsig.check.error = tsig_error::BADKEY;
+  }
+  outcome.rcode = tsig.check.rcode;
+  return tsig;
+}
+
+// Room to keep free for the TSIG record at the end.
+size_t tsig_reserve(const std::optional<Signed>& tsig) {
+  if (!tsig) return 0;
+  if (tsig->check.key != nullptr) return tsig_space(*tsig->check.key);
+  return tsig->record.key_name.length() + tsig->record.algorithm.length() + 32;  // unsigned, empty MAC
+}
+
+void put_opt(Writer& writer, const Query& query, uint16_t rcode, const Limits& limits) {
+  writer.put_u8(0);
+  writer.put_u16(rrtype::OPT);
+  writer.put_u16(static_cast<uint16_t>(limits.max_udp_size));
+  writer.put_u32(uint32_t{static_cast<uint8_t>(rcode >> 4)} << 24 | (query.edns.dnssec_ok ? 0x8000u : 0u));
+  writer.put_u16(0);
+}
+
+// Encodes the response: header, question, then whole RRsets while they fit (TC when the
+// answer or authority does not), OPT and TSIG last.
+size_t encode(const Query& query, const Outcome& outcome, const Plan* plan, const std::optional<Signed>& tsig,
+              size_t limit, const Limits& limits, std::span<uint8_t> out) {
+  Writer writer(out.first(std::min(limit, out.size())));
+  const size_t trailer = (query.edns.present ? kOptSize : 0) + tsig_reserve(tsig);
+  writer.set_limit(writer.limit() > trailer ? writer.limit() - trailer : 0);
+  const Header& in = query.header;
+  uint16_t flags = flag::QR | (in.flags & (0x7800 | flag::RD | flag::CD)) | (outcome.rcode & 0xF);
+  if (outcome.authoritative) flags |= flag::AA;
+  uint16_t counts[4] = {0, 0, 0, 0};
+  writer.put_u16(in.id);
+  writer.put_u16(flags);
+  for (int i = 0; i < 4; ++i) writer.put_u16(0);
+  if (outcome.echo_question && query.has_question && writer.put_name(query.qname.wire()) &&
+      writer.put_u16(query.qtype) && writer.put_u16(query.qclass)) {
+    counts[0] = 1;
+  }
+  if (plan != nullptr) {
+    if (put_section(writer, plan->answer, counts[1], false) && put_section(writer, plan->authority, counts[2], false)) {
+      put_section(writer, plan->additional, counts[3], true);
+    } else {
+      flags |= flag::TC;
+    }
+  }
+  writer.set_limit(limit);
+  if (query.edns.present) {
+    put_opt(writer, query, outcome.rcode, limits);
+    ++counts[3];
+  }
+  writer.patch_u16(2, flags);
+  for (int i = 0; i < 4; ++i) writer.patch_u16(4 + 2 * i, counts[i]);
+  if (tsig) sign_response(writer, tsig->check, tsig->record, tsig->now);
+  return writer.size();
+}
+
 }  // namespace
 
 size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, std::span<uint8_t> out,
@@ -109,30 +180,11 @@ size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, s
   const ParseStatus status = parse_query(request, query);
   if (status == ParseStatus::kDrop) return 0;
 
-  Plan plan;
   Outcome outcome;
-  const zone::Zone* zone = nullptr;
-  // TSIG (RFC 8945): an unverifiable request gets NOTAUTH and no data.
   std::optional<Signed> tsig;
-  size_t tsig_reserve = 0;
-  if (status == ParseStatus::kOk && query.has_tsig) {
-    tsig.emplace();
-    if (find_tsig(request, tsig->record) != TsigFind::kFound) {
-      outcome.rcode = rcode::FORMERR;
-      tsig.reset();
-    } else {
-      tsig->now = static_cast<uint64_t>(std::time(nullptr));
-      if (keyring != nullptr) {
-        tsig->check = verify_request(request, tsig->record, *keyring, tsig->now);
-      } else {
-        tsig->check.rcode = rcode::NOTAUTH;
-        tsig->check.error = tsig_error::BADKEY;
-      }
-      outcome.rcode = tsig->check.rcode;
-      tsig_reserve = tsig->check.key ? tsig_space(*tsig->check.key)
-                                     : tsig->record.key_name.length() + tsig->record.algorithm.length() + 32;
-    }
-  }
+  if (status == ParseStatus::kOk && query.has_tsig) tsig = check_signature(request, keyring, outcome);
+  Plan plan;
+  const zone::Zone* zone = nullptr;
   if (outcome.rcode == rcode::NOERROR && !screen(status, query, outcome)) {
     Name lower = query.qname;
     lower.to_lower();
@@ -146,49 +198,7 @@ size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, s
       outcome.authoritative = plan.authoritative;
     }
   }
-
-  const size_t limit = max_size(query, transport, limits);
-  Writer writer(out.first(limit < out.size() ? limit : out.size()));
-  writer.set_limit(writer.limit() - (query.edns.present ? kOptSize : 0) - tsig_reserve);
-  const Header& in = query.header;
-  uint16_t flags = flag::QR | (in.flags & (0x7800 | flag::RD | flag::CD)) | (outcome.rcode & 0xF);
-  if (outcome.authoritative) flags |= flag::AA;
-  uint16_t counts[4] = {0, 0, 0, 0};
-  writer.put_u16(in.id);
-  writer.put_u16(flags);
-  for (int i = 0; i < 4; ++i) writer.put_u16(0);
-  if (outcome.echo_question && query.has_question) {
-    if (writer.put_name(query.qname.wire()) && writer.put_u16(query.qtype) && writer.put_u16(query.qclass)) {
-      counts[0] = 1;
-    }
-  }
-  if (zone != nullptr) {
-    const bool complete =
-        put_section(writer, plan.answer, counts[1], false) && put_section(writer, plan.authority, counts[2], false);
-    if (complete) {
-      put_section(writer, plan.additional, counts[3], true);
-    } else {
-      flags |= flag::TC;
-    }
-  }
-  if (query.edns.present) {
-    writer.set_limit(limit - tsig_reserve);
-    const uint32_t ttl = uint32_t{static_cast<uint8_t>(outcome.rcode >> 4)} << 24 |
-                         (query.edns.dnssec_ok ? 0x8000u : 0u);
-    writer.put_u8(0);
-    writer.put_u16(rrtype::OPT);
-    writer.put_u16(static_cast<uint16_t>(limits.max_udp_size));
-    writer.put_u32(ttl);
-    writer.put_u16(0);
-    ++counts[3];
-  }
-  writer.patch_u16(2, flags);
-  for (int i = 0; i < 4; ++i) writer.patch_u16(4 + 2 * i, counts[i]);
-  if (tsig) {
-    writer.set_limit(limit);
-    sign_response(writer, tsig->check, tsig->record, tsig->now);
-  }
-  return writer.size();
+  return encode(query, outcome, zone ? &plan : nullptr, tsig, max_size(query, transport, limits), limits, out);
 }
 
 size_t refuse_oversized(std::span<const uint8_t> request, std::span<uint8_t> out) {
