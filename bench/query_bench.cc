@@ -24,7 +24,7 @@ std::string cluster_zone_text(int nodes) {
   std::string text =
       "$ORIGIN erl.internal.\n$TTL 60\n"
       "@ IN SOA ns1 hostmaster 1 3600 600 86400 30\n@ IN NS ns1\nns1 IN A 127.0.0.1\n";
-  char line[256];
+  char line[640];
   for (int i = 0; i < nodes; ++i) {
     std::snprintf(line, sizeof line,
                   "h%d IN A 10.%d.%d.%d\n"
