@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/thread_name.h"
 #include "wire/types.h"
 
 namespace epmdns::net {
@@ -40,7 +41,10 @@ TcpServer::TcpServer(std::vector<UniqueFd> listeners, int stop_fd, Services serv
   watch(epoll_.get(), stop_fd_, kStopTag, EPOLLIN);
   watch(epoll_.get(), wake_.get(), kWakeTag, EPOLLIN);
   for (size_t i = 0; i < listeners_.size(); ++i) watch(epoll_.get(), listeners_[i].get(), kListenerTag | i, EPOLLIN);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("epmdns-tcp");
+    run();
+  });
 }
 
 TcpServer::~TcpServer() {

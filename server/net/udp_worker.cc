@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <memory>
 
+#include "common/thread_name.h"
+
 namespace epmdns::net {
 namespace {
 
@@ -38,7 +40,10 @@ struct Batch {
 
 UdpWorker::UdpWorker(UniqueFd socket, int stop_fd, Services services)
     : socket_(std::move(socket)), stop_fd_(stop_fd), services_(services) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("epmdns-udp");
+    run();
+  });
 }
 
 UdpWorker::~UdpWorker() {

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <optional>
 
+#include "common/thread_name.h"
 #include "update/apply.h"
 #include "update/prerequisites.h"
 #include "update/request.h"
@@ -68,7 +69,10 @@ absl::StatusOr<std::unique_ptr<Updater>> Updater::start(zone::Catalog& catalog, 
   std::unique_ptr<Updater> updater(
       new Updater(catalog, lock, keyring, std::move(policy), std::move(config), std::move(*journal)));
   updater->expire_leases(static_cast<uint32_t>(unix_now()));
-  updater->thread_ = std::thread([u = updater.get()] { u->run(); });
+  updater->thread_ = std::thread([u = updater.get()] {
+    name_this_thread("epmdns-update");
+    u->run();
+  });
   return updater;
 }
 
@@ -104,6 +108,7 @@ void Updater::maybe_compact() {
     return;
   }
   compactor_ = std::thread([dir = journal_.dir(), through = *finished, loader = config_.zone_loader] {
+    name_this_thread("epmdns-compact");
     std::optional<zone::Catalog> files;
     if (loader) {
       absl::StatusOr<zone::Catalog> loaded = loader();

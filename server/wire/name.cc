@@ -65,6 +65,7 @@ bool Name::assign_text(std::string_view text, const Name* origin) {
     *this = *origin;
     return true;
   }
+  if (text.empty()) return false;
   if (text == ".") return assign_wire(std::string_view("\0", 1));
   std::array<uint8_t, kMaxNameLength + 1> out{};
   size_t pos = 0, label_start = 0, label_len = 0;

@@ -75,7 +75,9 @@ Node* Zone::find_mutable(std::string_view lower_owner) {
   return it == nodes_.end() ? nullptr : &it->second;
 }
 
-void Zone::node_changed(std::string_view lower_owner) {
+void Zone::node_changed(std::string_view changed) {
+  std::string lower_owner_copy(changed);  // the caller's view may point into a key erased below
+  std::string_view lower_owner = lower_owner_copy;
   while (true) {
     auto it = nodes_.find(absl::string_view(lower_owner.data(), lower_owner.size()));
     if (it == nodes_.end()) return;
