@@ -1,0 +1,125 @@
+// epmdns_resolve: runs one Resolver call and prints its result as one JSON line, for the
+// integration tests (tests/resolver/test_resolver.py).
+//
+//   epmdns_resolve [--servers LIST] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]
+//                  node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE]
+// --parallel N makes N node lookups at once and adds "ok_count": how many came back kOk.
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "resolver/resolver.h"
+
+namespace {
+
+using epmdns::resolver::Family;
+using epmdns::resolver::Status;
+
+std::string quoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "\"";
+}
+
+int usage() {
+  std::cerr << "usage: epmdns_resolve [--servers LIST] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]\n"
+               "                      node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  epmdns::resolver::ResolverOptions options;
+  std::vector<std::string> args;
+  int parallel = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    if (arg == "--parallel") {
+      const char* v = value();
+      if (!v || std::atoi(v) < 1) return usage();
+      parallel = std::atoi(v);
+    } else if (arg == "--servers" || arg == "--domain" || arg == "--timeout-ms" || arg == "--udp-payload") {
+      const char* v = value();
+      if (!v) return usage();
+      if (arg == "--servers") {
+        auto list = epmdns::resolver::parse_server_list(v);
+        if (!list) {
+          std::cerr << "epmdns_resolve: bad server list: " << v << "\n";
+          return 2;
+        }
+        options.servers = *list;
+      } else if (arg == "--domain") {
+        options.domain = v;
+      } else if (arg == "--timeout-ms") {
+        options.timeout = std::chrono::milliseconds(std::atoi(v));
+      } else {
+        options.udp_payload = static_cast<uint16_t>(std::atoi(v));
+      }
+    } else {
+      args.emplace_back(arg);
+    }
+  }
+  if (args.empty()) return usage();
+  auto resolver = epmdns::resolver::Resolver::create(options);
+  if (!resolver.ok()) {
+    std::cerr << "epmdns_resolve: " << resolver.status() << "\n";
+    return 2;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::string out;
+  if (args[0] == "node" && (args.size() == 2 || args.size() == 3)) {
+    const Family family = args.size() == 3 && args[2] == "inet6" ? Family::kInet6 : Family::kInet;
+    std::atomic<int> ok_count{0};
+    if (parallel > 1) {
+      std::atomic<int> left{parallel};
+      std::promise<void> all_done;
+      for (int i = 0; i < parallel; ++i) {
+        (*resolver)->lookup_node(args[1], family, [&](const epmdns::resolver::NodeResult& r) {
+          if (r.status == Status::kOk) ++ok_count;
+          if (--left == 0) all_done.set_value();
+        });
+      }
+      all_done.get_future().wait();
+    }
+    const auto r = (*resolver)->lookup_node_sync(args[1], family);
+    out = "{";
+    if (parallel > 1) out += "\"ok_count\": " + std::to_string(ok_count.load()) + ", ";
+    out += "\"status\": " + quoted(status_name(r.status)) + ", \"address\": " + quoted(r.address_text) +
+           ", \"port\": " + std::to_string(r.port) + ", \"version\": " + std::to_string(r.version) +
+           ", \"ttl\": " + std::to_string(r.ttl);
+  } else if (args[0] == "names" && args.size() == 2) {
+    const auto r = (*resolver)->names_sync(args[1]);
+    out = "{\"status\": " + quoted(status_name(r.status)) + ", \"names\": [";
+    for (size_t i = 0; i < r.names.size(); ++i) {
+      out += (i ? ", [" : "[") + quoted(r.names[i].name) + ", " + std::to_string(r.names[i].port) + "]";
+    }
+    out += "]";
+  } else if (args[0] == "nodes" && args.size() <= 2) {
+    const auto r = (*resolver)->nodes_sync(args.size() == 2 ? args[1] : "");
+    out = "{\"status\": " + quoted(status_name(r.status)) + ", \"nodes\": [";
+    for (size_t i = 0; i < r.nodes.size(); ++i) out += (i ? ", " : "") + quoted(r.nodes[i]);
+    out += "]";
+  } else {
+    return usage();
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  std::cout << out << ", \"elapsed_ms\": " << elapsed.count() << "}\n";
+  return 0;
+}
