@@ -288,8 +288,13 @@ int main(int argc, char** argv) {
     int signal = 0;
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) reload_zones(catalog, zones_lock, updater.get());
     std::fprintf(stderr, "epmdnsd: stopping on signal %d\n", signal);
+    // Stop reading requests, finish the updates already taken (their answers still go out
+    // through the open sockets), then close everything.
     const uint64_t one = 1;
     if (::write(stop.get(), &one, sizeof one) < 0) return 1;
-  }  // workers and the TCP thread join here
+    for (auto& worker : workers) worker->join();
+    tcp_server.join();
+    updater.reset();
+  }
   return 0;
 }

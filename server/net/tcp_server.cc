@@ -47,7 +47,9 @@ TcpServer::TcpServer(std::vector<UniqueFd> listeners, int stop_fd, Services serv
   });
 }
 
-TcpServer::~TcpServer() {
+TcpServer::~TcpServer() { join(); }
+
+void TcpServer::join() {
   if (thread_.joinable()) thread_.join();
 }
 

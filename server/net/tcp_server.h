@@ -23,6 +23,8 @@ class TcpServer {
  public:
   TcpServer(std::vector<UniqueFd> listeners, int stop_fd, Services services, TcpOptions options);
   ~TcpServer();
+  // Waits for the thread to leave after the stop signal; the socket stays open until destruction.
+  void join();
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
 

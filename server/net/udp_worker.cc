@@ -46,7 +46,9 @@ UdpWorker::UdpWorker(UniqueFd socket, int stop_fd, Services services)
   });
 }
 
-UdpWorker::~UdpWorker() {
+UdpWorker::~UdpWorker() { join(); }
+
+void UdpWorker::join() {
   if (thread_.joinable()) thread_.join();
 }
 

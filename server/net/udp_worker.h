@@ -15,6 +15,8 @@ class UdpWorker {
   // Serves `socket` until `stop_fd` (an eventfd) becomes readable.
   UdpWorker(UniqueFd socket, int stop_fd, Services services);
   ~UdpWorker();
+  // Waits for the thread to leave after the stop signal; the socket stays open until destruction.
+  void join();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
 
