@@ -1,5 +1,7 @@
 #include "resolver/browse_lookup.h"
 
+#include <algorithm>
+
 #include "resolver/node_answer.h"
 #include "resolver/node_name.h"
 #include "wire/types.h"
@@ -13,7 +15,7 @@ void NamesLookup::start(QuerySender& sender) {
   sender.send(shared_from_this(), kPtrTag, browse_, wire::rrtype::PTR);
 }
 
-void NamesLookup::fail(Status status) { deliver(NamesResult{status, {}}); }
+void NamesLookup::fail(Status status) { deliver(NamesResult{status, {}, 0, false}); }
 
 void NamesLookup::deliver(NamesResult result) {
   if (!mark_finished()) return;
@@ -29,7 +31,11 @@ void NamesLookup::on_answer(QuerySender& sender, int tag, const Answer& answer) 
 }
 
 void NamesLookup::on_ptr(QuerySender& sender, const Response& response) {
-  if (Status status = rcode_status(response); status != Status::kOk) return fail(status);
+  if (Status status = rcode_status(response); status != Status::kOk) {
+    if (status == Status::kNotFound) return deliver(NamesResult{status, {}, negative_ttl(response), false});
+    return fail(status);
+  }
+  ttl_ = min_data_ttl(response);
   for (const wire::Name& instance : find_ptr_targets(response, browse_)) {
     auto parts = split_instance(instance);
     if (!parts) continue;  // not an Erlang node instance
@@ -50,6 +56,7 @@ void NamesLookup::on_srv(size_t index, const Response& response) {
   const Status status = rcode_status(response);
   if (status == Status::kServerFailure) return fail(status);
   auto srv = find_srv(response, entry.instance);
+  ttl_ = std::min(ttl_, srv ? srv->ttl : negative_ttl(response));
   if (srv && !srv->target.is_root()) {
     entry.port = srv->port;
   } else {
@@ -61,7 +68,7 @@ void NamesLookup::on_srv(size_t index, const Response& response) {
 
 void NamesLookup::complete_if_ready() {
   if (waiting_ > 0) return;
-  NamesResult result{Status::kOk, {}};
+  NamesResult result{Status::kOk, {}, ttl_, false};
   for (const Entry& entry : entries_) {
     if (!entry.gone && entry.port) result.names.push_back(NameEntry{entry.name, *entry.port});
   }
@@ -72,7 +79,7 @@ void NodesLookup::start(QuerySender& sender) {
   sender.send(shared_from_this(), kPtrTag, browse_, wire::rrtype::PTR);
 }
 
-void NodesLookup::fail(Status status) { deliver(NodesResult{status, {}}); }
+void NodesLookup::fail(Status status) { deliver(NodesResult{status, {}, 0, false}); }
 
 void NodesLookup::deliver(NodesResult result) {
   if (!mark_finished()) return;
@@ -84,8 +91,11 @@ void NodesLookup::on_answer(QuerySender&, int, const Answer& answer) {
   if (finished()) return;
   if (answer.status != Status::kOk) return fail(answer.status);
   const Response& response = *answer.response;
-  if (Status status = rcode_status(response); status != Status::kOk) return fail(status);
-  NodesResult result{Status::kOk, {}};
+  if (Status status = rcode_status(response); status != Status::kOk) {
+    if (status == Status::kNotFound) return deliver(NodesResult{status, {}, negative_ttl(response), false});
+    return fail(status);
+  }
+  NodesResult result{Status::kOk, {}, min_data_ttl(response), false};
   for (const wire::Name& instance : find_ptr_targets(response, browse_)) {
     if (auto parts = split_instance(instance)) result.nodes.push_back(parts->name + "@" + parts->host);
   }

@@ -37,6 +37,7 @@ class NamesLookup : public Operation {
   NamesCallback callback_;
   std::vector<Entry> entries_;
   size_t waiting_ = 0;
+  uint32_t ttl_ = 0;  // the smallest TTL of the records used so far
 };
 
 class NodesLookup : public Operation {

@@ -1,5 +1,6 @@
 #include "resolver/node_answer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <string_view>
@@ -119,6 +120,28 @@ std::optional<uint16_t> find_srv_port(const Response& response, const wire::Name
     }
   }
   return std::nullopt;
+}
+
+}  // namespace epmdns::resolver
+
+namespace epmdns::resolver {
+
+uint32_t negative_ttl(const Response& response) {
+  for (const Record& record : response.records) {
+    if (record.section != Section::kAuthority || record.type != wire::rrtype::SOA || record.rdata.size() < 22) continue;
+    const std::string_view tail = std::string_view(record.rdata).substr(record.rdata.size() - 4);
+    const uint32_t minimum = static_cast<uint32_t>(u16_at(tail, 0)) << 16 | u16_at(tail, 2);
+    return std::min(record.ttl, minimum);
+  }
+  return 0;
+}
+
+uint32_t min_data_ttl(const Response& response) {
+  std::optional<uint32_t> ttl;
+  for (const Record& record : response.records) {
+    if (in_data_sections(record)) ttl = std::min(ttl.value_or(UINT32_MAX), record.ttl);
+  }
+  return ttl ? *ttl : negative_ttl(response);
 }
 
 }  // namespace epmdns::resolver

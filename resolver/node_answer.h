@@ -48,4 +48,11 @@ std::vector<wire::Name> find_ptr_targets(const Response& response, const wire::N
 // carries them in the additional section).
 std::optional<uint16_t> find_srv_port(const Response& response, const wire::Name& owner);
 
+// RFC 2308 §5: how long a negative answer (NXDOMAIN, NODATA) may be kept, min(SOA TTL,
+// SOA MINIMUM) of the SOA in the authority section; 0 if there is none (not to be kept).
+uint32_t negative_ttl(const Response& response);
+
+// The smallest TTL of the answer and additional records; negative_ttl if there are none.
+uint32_t min_data_ttl(const Response& response);
+
 }  // namespace epmdns::resolver

@@ -25,6 +25,14 @@ void NodeLookup::fail(Status status) {
   deliver();
 }
 
+void NodeLookup::not_found(uint32_t ttl) {
+  result_ = NodeResult{};
+  result_.status = Status::kNotFound;
+  result_.family = family_;
+  result_.ttl = ttl;
+  deliver();
+}
+
 void NodeLookup::deliver() {
   if (!mark_finished()) return;
   NodeCallback callback = std::move(callback_);
@@ -40,9 +48,12 @@ void NodeLookup::on_answer(QuerySender& sender, int tag, const Answer& answer) {
 }
 
 void NodeLookup::on_srv(QuerySender& sender, const Response& response) {
-  if (Status status = rcode_status(response); status != Status::kOk) return fail(status);
+  if (Status status = rcode_status(response); status != Status::kOk) {
+    return status == Status::kNotFound ? not_found(negative_ttl(response)) : fail(status);
+  }
   auto srv = find_srv(response, instance_);
-  if (!srv || srv->target.is_root()) return fail(Status::kNotFound);
+  if (!srv) return not_found(negative_ttl(response));
+  if (srv->target.is_root()) return not_found(srv->ttl);
   target_ = srv->target;
   result_.status = Status::kOk;
   result_.family = family_;
@@ -65,9 +76,11 @@ void NodeLookup::on_srv(QuerySender& sender, const Response& response) {
 }
 
 void NodeLookup::on_address(const Response& response) {
-  if (Status status = rcode_status(response); status != Status::kOk) return fail(status);
+  const Status status = rcode_status(response);
+  if (status == Status::kServerFailure) return fail(status);
   auto address = find_address(response, target_, family_);
-  if (!address) return fail(Status::kNotFound);  // the host has no address of this family
+  // NXDOMAIN, or the host has no address of this family.
+  if (!address) return not_found(std::min(result_.ttl, negative_ttl(response)));
   set_address(address->bytes, address->ttl);
   complete_if_ready();
 }

@@ -26,6 +26,7 @@ class NodeLookup : public Operation {
   void on_version(const Answer& answer);
   void set_address(const std::array<uint8_t, 16>& bytes, uint32_t ttl);
   void complete_if_ready();
+  void not_found(uint32_t ttl);  // kNotFound, to be cached for ttl (RFC 2308)
   void deliver();
 
   wire::Name instance_;

@@ -47,16 +47,26 @@ std::optional<wire::Name> host_name(std::string_view host, const wire::Name& dom
   return finish(wire);
 }
 
-std::optional<wire::Name> instance_name(std::string_view node, const wire::Name& domain) {
+std::optional<std::string> instance_wire(std::string_view node, const wire::Name& domain) {
   const size_t at = node.find('@');
   if (at == std::string_view::npos) return std::nullopt;
   std::string_view name = node.substr(0, at);
   if (name.find('.') != std::string_view::npos) return std::nullopt;
   std::string wire;
+  wire.reserve(64);
   if (!append_label(wire, name)) return std::nullopt;
   wire.append(kService);
   if (!append_host(wire, node.substr(at + 1), domain)) return std::nullopt;
-  return finish(wire);
+  wire.push_back('\0');
+  if (wire.size() > wire::kMaxNameLength) return std::nullopt;
+  return wire;
+}
+
+std::optional<wire::Name> instance_name(std::string_view node, const wire::Name& domain) {
+  auto text = instance_wire(node, domain);
+  if (!text) return std::nullopt;
+  text->pop_back();  // finish() adds the root label again
+  return finish(*text);
 }
 
 std::optional<wire::Name> browse_name(std::string_view host, const wire::Name& domain) {

@@ -16,6 +16,9 @@ std::optional<wire::Name> host_name(std::string_view host, const wire::Name& dom
 // Name._erlang-dist._tcp.Host for "name@host" (lower-cased: DNS is case-insensitive).
 // The node name is one label and may not contain a dot.
 std::optional<wire::Name> instance_name(std::string_view node, const wire::Name& domain);
+// The same in wire form (lower-case, root label included), without building a wire::Name:
+// the cache key of a node lookup.
+std::optional<std::string> instance_wire(std::string_view node, const wire::Name& domain);
 
 // _erlang-dist._tcp.Host, the browse name of a host or of a zone.
 std::optional<wire::Name> browse_name(std::string_view host, const wire::Name& domain);

@@ -51,7 +51,9 @@ class Resolver::Impl : public QuerySender {
  public:
   Impl(std::unique_ptr<AresChannel> channel, ResolverOptions options, wire::Name domain, int wake_fd)
       : options_(std::move(options)), domain_(domain), wake_fd_(wake_fd), channel_(std::move(channel)),
-        ids_(std::random_device{}()) {}
+        ids_(std::random_device{}()) {
+    if (options_.cache.enabled) make_caches();
+  }
 
   ~Impl() {
     {
@@ -68,6 +70,12 @@ class Resolver::Impl : public QuerySender {
 
   Clock::time_point deadline() const { return Clock::now() + options_.timeout; }
   const wire::Name& domain() const { return domain_; }
+
+  // The caches in front of the lookups (null when disabled). Keys: the lower-case wire
+  // name of the instance plus '4' or '6' for nodes; the browse name for names and nodes.
+  LookupCache<NodeResult>* node_cache() { return node_cache_.get(); }
+  LookupCache<NamesResult>* names_cache() { return names_cache_.get(); }
+  LookupCache<NodesResult>* nodes_cache() { return nodes_cache_.get(); }
 
   // Any thread: hands an operation to the resolver thread.
   void submit(std::shared_ptr<Operation> op) {
@@ -91,6 +99,28 @@ class Resolver::Impl : public QuerySender {
   }
 
  private:
+  void make_caches() {
+    node_cache_ = std::make_unique<LookupCache<NodeResult>>(
+        options_.cache, [this](const std::string& key, NodeCallback done) {
+          wire::Name instance;
+          instance.assign_wire(std::string_view(key).substr(0, key.size() - 1));
+          const Family family = key.back() == '4' ? Family::kInet : Family::kInet6;
+          submit(std::make_shared<NodeLookup>(deadline(), instance, family, std::move(done)));
+        });
+    names_cache_ = std::make_unique<LookupCache<NamesResult>>(
+        options_.cache, [this](const std::string& key, NamesCallback done) {
+          wire::Name browse;
+          browse.assign_wire(key);
+          submit(std::make_shared<NamesLookup>(deadline(), browse, std::move(done)));
+        });
+    nodes_cache_ = std::make_unique<LookupCache<NodesResult>>(
+        options_.cache, [this](const std::string& key, NodesCallback done) {
+          wire::Name browse;
+          browse.assign_wire(key);
+          submit(std::make_shared<NodesLookup>(deadline(), browse, std::move(done)));
+        });
+  }
+
   struct PendingQuery {
     std::shared_ptr<Operation> op;
     int tag;
@@ -203,6 +233,11 @@ class Resolver::Impl : public QuerySender {
   std::vector<std::shared_ptr<Operation>> incoming_;
   bool stopping_ = false;
 
+  // Alive until the thread has been joined: cancelled operations complete their flights.
+  std::unique_ptr<LookupCache<NodeResult>> node_cache_;
+  std::unique_ptr<LookupCache<NamesResult>> names_cache_;
+  std::unique_ptr<LookupCache<NodesResult>> nodes_cache_;
+
   std::thread thread_;
 };
 
@@ -227,6 +262,13 @@ Resolver::Resolver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Resolver::~Resolver() = default;
 
 void Resolver::lookup_node(std::string_view node, Family family, NodeCallback callback) {
+  if (auto* cache = impl_->node_cache()) {
+    auto key = instance_wire(node, impl_->domain());
+    if (key) {
+      key->push_back(family == Family::kInet ? '4' : '6');
+      return cache->lookup(*key, std::move(callback));
+    }
+  }
   auto instance = instance_name(node, impl_->domain());
   if (!instance) {
     NodeResult result;
@@ -237,9 +279,19 @@ void Resolver::lookup_node(std::string_view node, Family family, NodeCallback ca
   impl_->submit(std::make_shared<NodeLookup>(impl_->deadline(), *instance, family, std::move(callback)));
 }
 
+std::optional<NodeResult> Resolver::try_cached(std::string_view node, Family family) {
+  auto* cache = impl_->node_cache();
+  if (!cache) return std::nullopt;
+  auto key = instance_wire(node, impl_->domain());
+  if (!key) return std::nullopt;
+  key->push_back(family == Family::kInet ? '4' : '6');
+  return cache->try_get(*key);
+}
+
 void Resolver::names(std::string_view host, NamesCallback callback) {
   auto browse = browse_name(host, impl_->domain());
-  if (!browse) return callback(NamesResult{Status::kBadName, {}});
+  if (!browse) return callback(NamesResult{Status::kBadName, {}, 0, false});
+  if (auto* cache = impl_->names_cache()) return cache->lookup(browse->wire(), std::move(callback));
   impl_->submit(std::make_shared<NamesLookup>(impl_->deadline(), *browse, std::move(callback)));
 }
 
@@ -248,7 +300,8 @@ void Resolver::nodes(std::string_view zone, NodesCallback callback) {
   std::string text = zone.empty() ? impl_->domain().to_text() : std::string(zone);
   if (text.back() != '.') text.push_back('.');
   auto browse = browse_name(text, impl_->domain());
-  if (!browse) return callback(NodesResult{Status::kBadName, {}});
+  if (!browse) return callback(NodesResult{Status::kBadName, {}, 0, false});
+  if (auto* cache = impl_->nodes_cache()) return cache->lookup(browse->wire(), std::move(callback));
   impl_->submit(std::make_shared<NodesLookup>(impl_->deadline(), *browse, std::move(callback)));
 }
 
@@ -269,6 +322,7 @@ Result wait_for(bool on_resolver_thread, Call call) {
 }  // namespace
 
 NodeResult Resolver::lookup_node_sync(std::string_view node, Family family) {
+  if (auto cached = try_cached(node, family)) return std::move(*cached);  // no promise, no wait
   return wait_for<NodeResult>(impl_->on_resolver_thread(),
                               [&](NodeCallback cb) { lookup_node(node, family, std::move(cb)); });
 }

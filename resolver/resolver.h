@@ -6,10 +6,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "resolver/cache.h"
 #include "resolver/result.h"
 #include "resolver/server_list.h"
 
@@ -20,6 +22,7 @@ struct ResolverOptions {
   std::string domain = "erl.internal.";      // appended to short (dotless) host names
   std::chrono::milliseconds timeout{1000};   // total bound of each call, whatever servers do
   uint16_t udp_payload = 1232;               // EDNS(0) UDP size, 512-4096; 0: no EDNS, 512-byte answers
+  CacheOptions cache;                        // answers kept for their TTL (cache.enabled = false: none)
 };
 
 class Resolver {
@@ -37,7 +40,8 @@ class Resolver {
   Resolver& operator=(const Resolver&) = delete;
 
   // The port, address and version of "name@host". The callback runs exactly once, on the
-  // resolver thread (kBadName may come before this returns, on the caller's thread).
+  // resolver thread (kBadName and cached answers come before this returns, on the caller's
+  // thread).
   void lookup_node(std::string_view node, Family family, NodeCallback callback);
   // net_adm:names(Host): the node names and ports listed at _erlang-dist._tcp.Host.
   void names(std::string_view host, NamesCallback callback);
@@ -48,6 +52,11 @@ class Resolver {
   NodeResult lookup_node_sync(std::string_view node, Family family);
   NamesResult names_sync(std::string_view host);
   NodesResult nodes_sync(std::string_view zone);
+
+  // The cached, fresh answer for a node lookup, or nullopt; never waits for the network
+  // (for callers that must not block, such as an Erlang NIF on a scheduler thread). A hot
+  // entry is refreshed in the background. nullopt when the cache is disabled.
+  std::optional<NodeResult> try_cached(std::string_view node, Family family);
 
   class Impl;
 

@@ -32,6 +32,7 @@ struct NodeResult {
   uint16_t port = 0;
   int version = kDefaultVersion;
   uint32_t ttl = 0;                    // the smallest TTL of the records used
+  bool stale = false;                  // from the cache past its TTL: every server failed
 };
 
 // One node of names(Host): the node name (the first label of its instance) and its port.
@@ -43,6 +44,8 @@ struct NameEntry {
 struct NamesResult {
   Status status = Status::kServerFailure;
   std::vector<NameEntry> names;
+  uint32_t ttl = 0;    // the smallest TTL of the records used (kNotFound, no names: the SOA's)
+  bool stale = false;  // from the cache past its TTL: every server failed
 };
 
 // nodes(Zone): every node listed at _erlang-dist._tcp.Zone, as "name@host" (host without
@@ -50,6 +53,8 @@ struct NamesResult {
 struct NodesResult {
   Status status = Status::kServerFailure;
   std::vector<std::string> nodes;
+  uint32_t ttl = 0;    // the smallest TTL of the records used (kNotFound, no nodes: the SOA's)
+  bool stale = false;  // from the cache past its TTL: every server failed
 };
 
 }  // namespace epmdns::resolver

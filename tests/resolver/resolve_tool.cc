@@ -2,14 +2,18 @@
 // integration tests (tests/resolver/test_resolver.py).
 //
 //   epmdns_resolve [--servers LIST] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]
-//                  node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE]
+//                  [--no-cache] [--stale-for-s N]
+//                  node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE] | script
 // --parallel N makes N node lookups at once and adds "ok_count": how many came back kOk.
+// script: one Resolver (and so one cache) for many calls: reads one command a line from
+// stdin ("node app1@host1", "names host1", ...) and prints one JSON line for each.
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,8 +42,57 @@ std::string quoted(std::string_view text) {
 
 int usage() {
   std::cerr << "usage: epmdns_resolve [--servers LIST] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]\n"
-               "                      node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE]\n";
+               "                      [--no-cache] [--stale-for-s N]\n"
+               "                      node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE] | script\n";
   return 2;
+}
+
+std::string tail(uint32_t ttl, bool stale) {
+  return ", \"ttl\": " + std::to_string(ttl) + ", \"stale\": " + (stale ? "true" : "false");
+}
+
+// One call; its JSON line, or "" for a malformed command.
+std::string run(epmdns::resolver::Resolver& resolver, const std::vector<std::string>& args, int parallel) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string out;
+  if (args.empty()) return out;
+  if (args[0] == "node" && (args.size() == 2 || args.size() == 3)) {
+    const Family family = args.size() == 3 && args[2] == "inet6" ? Family::kInet6 : Family::kInet;
+    std::atomic<int> ok_count{0};
+    if (parallel > 1) {
+      std::atomic<int> left{parallel};
+      std::promise<void> all_done;
+      for (int i = 0; i < parallel; ++i) {
+        resolver.lookup_node(args[1], family, [&](const epmdns::resolver::NodeResult& r) {
+          if (r.status == Status::kOk) ++ok_count;
+          if (--left == 0) all_done.set_value();
+        });
+      }
+      all_done.get_future().wait();
+    }
+    const auto r = resolver.lookup_node_sync(args[1], family);
+    out = "{";
+    if (parallel > 1) out += "\"ok_count\": " + std::to_string(ok_count.load()) + ", ";
+    out += "\"status\": " + quoted(status_name(r.status)) + ", \"address\": " + quoted(r.address_text) +
+           ", \"port\": " + std::to_string(r.port) + ", \"version\": " + std::to_string(r.version) +
+           tail(r.ttl, r.stale);
+  } else if (args[0] == "names" && args.size() == 2) {
+    const auto r = resolver.names_sync(args[1]);
+    out = "{\"status\": " + quoted(status_name(r.status)) + ", \"names\": [";
+    for (size_t i = 0; i < r.names.size(); ++i) {
+      out += (i ? ", [" : "[") + quoted(r.names[i].name) + ", " + std::to_string(r.names[i].port) + "]";
+    }
+    out += "]" + tail(r.ttl, r.stale);
+  } else if (args[0] == "nodes" && args.size() <= 2) {
+    const auto r = resolver.nodes_sync(args.size() == 2 ? args[1] : "");
+    out = "{\"status\": " + quoted(status_name(r.status)) + ", \"nodes\": [";
+    for (size_t i = 0; i < r.nodes.size(); ++i) out += (i ? ", " : "") + quoted(r.nodes[i]);
+    out += "]" + tail(r.ttl, r.stale);
+  } else {
+    return out;
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  return out + ", \"elapsed_ms\": " + std::to_string(elapsed.count()) + "}";
 }
 
 }  // namespace
@@ -55,6 +108,12 @@ int main(int argc, char** argv) {
       const char* v = value();
       if (!v || std::atoi(v) < 1) return usage();
       parallel = std::atoi(v);
+    } else if (arg == "--no-cache") {
+      options.cache.enabled = false;
+    } else if (arg == "--stale-for-s") {
+      const char* v = value();
+      if (!v) return usage();
+      options.cache.stale_for = std::chrono::seconds(std::atoi(v));
     } else if (arg == "--servers" || arg == "--domain" || arg == "--timeout-ms" || arg == "--udp-payload") {
       const char* v = value();
       if (!v) return usage();
@@ -82,44 +141,20 @@ int main(int argc, char** argv) {
     std::cerr << "epmdns_resolve: " << resolver.status() << "\n";
     return 2;
   }
-  const auto start = std::chrono::steady_clock::now();
-  std::string out;
-  if (args[0] == "node" && (args.size() == 2 || args.size() == 3)) {
-    const Family family = args.size() == 3 && args[2] == "inet6" ? Family::kInet6 : Family::kInet;
-    std::atomic<int> ok_count{0};
-    if (parallel > 1) {
-      std::atomic<int> left{parallel};
-      std::promise<void> all_done;
-      for (int i = 0; i < parallel; ++i) {
-        (*resolver)->lookup_node(args[1], family, [&](const epmdns::resolver::NodeResult& r) {
-          if (r.status == Status::kOk) ++ok_count;
-          if (--left == 0) all_done.set_value();
-        });
-      }
-      all_done.get_future().wait();
+  if (args[0] == "script" && args.size() == 1) {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      std::vector<std::string> command;
+      std::istringstream words(line);
+      for (std::string word; words >> word;) command.push_back(word);
+      if (command.empty()) continue;
+      const std::string out = run(**resolver, command, 1);
+      std::cout << (out.empty() ? "{\"error\": \"bad command\"}" : out) << std::endl;
     }
-    const auto r = (*resolver)->lookup_node_sync(args[1], family);
-    out = "{";
-    if (parallel > 1) out += "\"ok_count\": " + std::to_string(ok_count.load()) + ", ";
-    out += "\"status\": " + quoted(status_name(r.status)) + ", \"address\": " + quoted(r.address_text) +
-           ", \"port\": " + std::to_string(r.port) + ", \"version\": " + std::to_string(r.version) +
-           ", \"ttl\": " + std::to_string(r.ttl);
-  } else if (args[0] == "names" && args.size() == 2) {
-    const auto r = (*resolver)->names_sync(args[1]);
-    out = "{\"status\": " + quoted(status_name(r.status)) + ", \"names\": [";
-    for (size_t i = 0; i < r.names.size(); ++i) {
-      out += (i ? ", [" : "[") + quoted(r.names[i].name) + ", " + std::to_string(r.names[i].port) + "]";
-    }
-    out += "]";
-  } else if (args[0] == "nodes" && args.size() <= 2) {
-    const auto r = (*resolver)->nodes_sync(args.size() == 2 ? args[1] : "");
-    out = "{\"status\": " + quoted(status_name(r.status)) + ", \"nodes\": [";
-    for (size_t i = 0; i < r.nodes.size(); ++i) out += (i ? ", " : "") + quoted(r.nodes[i]);
-    out += "]";
-  } else {
-    return usage();
+    return 0;
   }
-  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-  std::cout << out << ", \"elapsed_ms\": " << elapsed.count() << "}\n";
+  const std::string out = run(**resolver, args, parallel);
+  if (out.empty()) return usage();
+  std::cout << out << "\n";
   return 0;
 }

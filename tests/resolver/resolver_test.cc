@@ -114,5 +114,31 @@ TEST(Resolver, CallbacksMayStartCallsButNotWaitForThem) {
   EXPECT_EQ(second, Status::kTimeout);
 }
 
+TEST(Resolver, TryCachedNeverWaitsAndTimeoutsAreNotCached) {
+  SilentServer server;
+  auto resolver = make_resolver(server, 100ms);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(resolver->try_cached("app@host", Family::kInet));
+  EXPECT_FALSE(resolver->try_cached("no-at-sign", Family::kInet));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 50ms);
+  EXPECT_EQ(resolver->lookup_node_sync("app@host", Family::kInet).status, Status::kTimeout);
+  EXPECT_FALSE(resolver->try_cached("app@host", Family::kInet));
+  EXPECT_EQ(resolver->lookup_node_sync("app@host", Family::kInet).status, Status::kTimeout);
+  EXPECT_EQ(resolver->names_sync("host").status, Status::kTimeout);
+  EXPECT_EQ(resolver->nodes_sync("").status, Status::kTimeout);
+}
+
+TEST(Resolver, CacheCanBeDisabled) {
+  SilentServer server;
+  ResolverOptions options;
+  options.servers = *parse_server_list(server.address());
+  options.timeout = 100ms;
+  options.cache.enabled = false;
+  auto resolver = Resolver::create(options);
+  ASSERT_TRUE(resolver.ok());
+  EXPECT_FALSE((*resolver)->try_cached("app@host", Family::kInet));
+  EXPECT_EQ((*resolver)->lookup_node_sync("app@host", Family::kInet).status, Status::kTimeout);
+}
+
 }  // namespace
 }  // namespace epmdns::resolver

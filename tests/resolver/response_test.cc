@@ -233,5 +233,23 @@ TEST(Query, BuildsOneQuestionWithEdns) {
   EXPECT_FALSE(plain.edns.present);
 }
 
+std::string u32(uint32_t v) { return u16(static_cast<uint16_t>(v >> 16)) + u16(static_cast<uint16_t>(v)); }
+
+TEST(Response, NegativeTtlIsTheSmallerOfSoaTtlAndMinimum) {
+  const std::string soa = std::string(name("ns1.erl.internal.").wire()) + std::string(name("h.erl.internal.").wire()) +
+                          u32(1) + u32(3600) + u32(600) + u32(86400) + u32(30);
+  Response r;
+  EXPECT_EQ(negative_ttl(r), 0u);  // no SOA: not to be kept
+  EXPECT_EQ(min_data_ttl(r), 0u);
+  r.records.push_back(Record{Section::kAuthority, name("erl.internal."), rrtype::SOA, wire::rrclass::IN, 60, soa});
+  EXPECT_EQ(negative_ttl(r), 30u);
+  EXPECT_EQ(min_data_ttl(r), 30u);  // no data: the negative TTL
+  r.records[0].ttl = 10;
+  EXPECT_EQ(negative_ttl(r), 10u);
+  r.records.push_back(Record{Section::kAnswer, name(kInstance), rrtype::SRV, wire::rrclass::IN, 45, ""});
+  r.records.push_back(Record{Section::kAdditional, name(kHost), rrtype::A, wire::rrclass::IN, 50, ""});
+  EXPECT_EQ(min_data_ttl(r), 45u);
+}
+
 }  // namespace
 }  // namespace epmdns::resolver

@@ -8,11 +8,13 @@ every UDP query with TC set to force TCP. Zones: tests/resolver/zones/.
 
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -184,6 +186,36 @@ class DeadServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         cleanup(self.sock.close)
+
+
+class Script:
+    """One epmdns_resolve process (one Resolver, one cache) running many calls: each
+    call() writes one command line and reads its JSON line."""
+
+    def __init__(self, cleanup, servers, domain=ZONE, options=()):
+        argv = [resolve_tool(), "--servers", ",".join(servers), "--domain", domain,
+                *options, "script"]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        cleanup(self.close)
+
+    def call(self, *command):
+        self.proc.stdin.write(" ".join(command) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"epmdns_resolve exited {self.proc.poll()} on {command}")
+        return json.loads(line)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=RUN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
 
 
 class ResolverTestBase(unittest.TestCase):
@@ -370,6 +402,90 @@ class TruncationTest(ResolverTestBase):
                          "127.0.0.2", 4371, 5)
         self.assertEqual(relay.queries("tcp"),
                          [("tcp", "app2._erlang-dist._tcp.host2.resolver.test.", "SRV")])
+
+
+class CacheTest(ResolverTestBase):
+    """The cache in front of the lookups, in one process (epmdns_resolve script)."""
+
+    SRV1 = ("udp", "app1._erlang-dist._tcp.host1.resolver.test.", "SRV")
+    SRV5 = ("udp", "app5._erlang-dist._tcp.quick.resolver.test.", "SRV")
+
+    def test_second_lookup_is_served_from_the_cache(self):
+        relay = Relay(self.addCleanup, ("127.0.0.1", self.epmdnsd().port))
+        script = Script(self.addCleanup, [addr("127.0.0.1", relay.port)])
+        first = script.call("node", "app1@host1")
+        second = script.call("node", "App1@HOST1")  # the same node
+        self.assert_node(first, "127.0.0.1", 4370, 6)
+        self.assert_node(second, "127.0.0.1", 4370, 6)
+        self.assertFalse(second["stale"])
+        self.assertLessEqual(second["ttl"], 60)
+        self.assertEqual(relay.queries(), [self.SRV1])
+        # The other family, names and nodes are cached apart.
+        self.assertEqual(script.call("node", "app1@host1", "inet6")["address"], "::1")
+        for _ in range(2):
+            self.assertEqual(script.call("names", "host1")["names"], [["app1", 4370]])
+            self.assertEqual(len(script.call("nodes", "resolver.test")["nodes"]), 4)
+        self.assertEqual(relay.queries(),
+                         [self.SRV1, self.SRV1,
+                          ("udp", "_erlang-dist._tcp.host1.resolver.test.", "PTR"),
+                          ("udp", "_erlang-dist._tcp.resolver.test.", "PTR")])
+
+    def test_negative_answer_is_cached(self):
+        relay = Relay(self.addCleanup, ("127.0.0.1", self.epmdnsd().port))
+        script = Script(self.addCleanup, [addr("127.0.0.1", relay.port)])
+        first = script.call("node", "nope@host1")
+        self.assertEqual(first["status"], "not_found")
+        self.assertEqual(first["ttl"], 30)  # min(SOA TTL, MINIMUM), RFC 2308
+        self.assertEqual(script.call("node", "nope@host1")["status"], "not_found")
+        self.assertEqual(len(relay.queries()), 1)
+
+    def test_many_identical_lookups_share_one_query(self):
+        relay = Relay(self.addCleanup, ("127.0.0.1", self.epmdnsd().port))
+        result = resolve([addr("127.0.0.1", relay.port)], "node", "app2@host2",
+                         options=("--parallel", "50"))
+        self.assertEqual(result["ok_count"], 50, result)
+        self.assertEqual(relay.queries(),
+                         [("udp", "app2._erlang-dist._tcp.host2.resolver.test.", "SRV")])
+
+    def test_expiry_then_a_fresh_query(self):
+        relay = Relay(self.addCleanup, ("127.0.0.1", self.epmdnsd().port))
+        script = Script(self.addCleanup, [addr("127.0.0.1", relay.port)])
+        first = script.call("node", "app5@quick")
+        self.assert_node(first, "127.0.0.5", 4374, 6)
+        self.assertEqual(first["ttl"], 1)
+        time.sleep(1.3)
+        again = script.call("node", "app5@quick")
+        self.assert_node(again, "127.0.0.5", 4374, 6)
+        self.assertFalse(again["stale"])
+        self.assertEqual(relay.queries(), [self.SRV5, self.SRV5])
+
+    def test_without_cache_every_lookup_queries(self):
+        relay = Relay(self.addCleanup, ("127.0.0.1", self.epmdnsd().port))
+        script = Script(self.addCleanup, [addr("127.0.0.1", relay.port)], options=("--no-cache",))
+        for _ in range(2):
+            self.assert_node(script.call("node", "app1@host1"), "127.0.0.1", 4370, 6)
+        self.assertEqual(relay.queries(), [self.SRV1, self.SRV1])
+
+    def test_serve_stale_after_the_server_is_killed(self):
+        server = self.epmdnsd()
+        servers = [addr("127.0.0.1", server.port)]
+        script = Script(self.addCleanup, servers)
+        no_stale = Script(self.addCleanup, servers, options=("--stale-for-s", "0"))
+        for s in (script, no_stale):
+            fresh = s.call("node", "app5@quick")
+            self.assert_node(fresh, "127.0.0.5", 4374, 6)
+            self.assertFalse(fresh["stale"])
+            self.assertEqual(s.call("names", "host1")["names"], [["app1", 4370]])
+        server.stop(signal.SIGKILL)
+        time.sleep(1.3)  # app5's TTL of 1 s is over; nothing answers any more
+        stale = script.call("node", "app5@quick")
+        self.assert_node(stale, "127.0.0.5", 4374, 6)
+        self.assertTrue(stale["stale"], stale)
+        self.assertLess(stale["elapsed_ms"], TIME_BOUND_CHECK * 1000, stale)
+        # Still fresh (TTL 60): from memory, not stale.
+        self.assertFalse(script.call("names", "host1")["stale"])
+        # Without a stale window the failure itself.
+        self.assertIn(no_stale.call("node", "app5@quick")["status"], ("server_failure", "timeout"))
 
 
 if __name__ == "__main__":
