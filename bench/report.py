@@ -1,0 +1,202 @@
+"""The results as one Markdown table (a row per metric, a column per server, the ratio of
+epmdns to the best peer and whether the target is met) and gnuplot PNG charts."""
+import os
+import subprocess
+import tempfile
+
+COLUMNS = ["epmdns", "Knot", "NSD", "BIND", "EPMD"]
+DNS_PEERS = ["Knot", "NSD", "BIND"]
+UPDATE_PEERS = ["Knot", "BIND"]
+
+
+class Metric:
+    """One row. get(result of one server) -> number; `ours` names the epmdns result the row
+    reads; target = (factor, peers): met when epmdns/best-of-peers is >= factor (higher is
+    better) or <= factor (lower is better); strict: < instead of <=."""
+
+    def __init__(self, label, get, higher, fmt, target=None, ours="epmdns", peers=DNS_PEERS, strict=False):
+        self.label, self.get, self.higher, self.fmt, self.target = label, get, higher, fmt, target
+        self.ours, self.peers, self.strict = ours, peers, strict
+
+    def value(self, result):
+        if not result or "error" in result:
+            return None
+        try:
+            return self.get(result)
+        except (KeyError, TypeError):
+            return None
+
+    def best(self, results):
+        peers = self.target[1] if self.target else self.peers
+        values = [v for v in (self.value(results.get(p)) for p in peers) if v]
+        if not values:
+            return None
+        return max(values) if self.higher else min(values)
+
+    def status(self, ratio):
+        if not self.target or ratio is None:
+            return ""
+        factor = self.target[0]
+        if self.higher:
+            met = ratio >= factor
+        else:
+            met = ratio < factor if self.strict else ratio <= factor
+        return "ahead" if met else "**behind**"
+
+    def target_text(self):
+        if not self.target:
+            return ""
+        factor, peers = self.target
+        sign = ">=" if self.higher else ("<" if self.strict else "<=")
+        return f"{sign} {factor:g}x best of {'/'.join(peers)}"
+
+
+def dns_metrics():
+    reg = lambda r: r["registrations"]["rate"]
+    return [
+        Metric("queries/s", lambda r: r["queries"]["rate"], True, "{:,.0f}", (1.5, DNS_PEERS)),
+        Metric("query avg latency ms", lambda r: r["queries"]["latency_ms"], False, "{:.3f}"),
+        Metric("registrations/s, epmdns --journal-sync disk", reg, True, "{:,.0f}", (10, UPDATE_PEERS)),
+        Metric("registrations/s, epmdns --journal-sync os", reg, True, "{:,.0f}", (10, UPDATE_PEERS),
+               ours="epmdns os"),
+        Metric("registration avg latency ms (disk)", lambda r: r["registrations"]["latency_ms"], False, "{:.2f}",
+               peers=UPDATE_PEERS),
+        Metric("queries/s during registrations (disk)", lambda r: r["registrations"]["queries_during"], True,
+               "{:,.0f}"),
+        Metric("memory MB (PSS, all processes)", lambda r: r["memory"]["pss_kb"] / 1024, False, "{:.1f}",
+               (0.5, DNS_PEERS)),
+        Metric("RSS MB (VmRSS summed over processes)", lambda r: r["memory"]["rss_kb"] / 1024, False, "{:.1f}"),
+        Metric("start-up to first SOA answer ms", lambda r: r["startup_s"] * 1000, False, "{:,.0f}",
+               (1, ["Knot"]), strict=True),
+    ]
+
+
+def erlang_metrics():
+    def m(label, key, pct, target=None):
+        return Metric(label, lambda r: r[key][pct], False, "{:.3f}", target, peers=["EPMD"])
+    return [m("connect_node p50 ms", "connect_node", "p50_ms", (0.7, ["EPMD"])),
+            m("connect_node p99 ms", "connect_node", "p99_ms"),
+            m("port_please p50 ms", "port_please", "p50_ms"),
+            m("address lookup (inet:getaddr) p50 ms", "address_lookup", "p50_ms")]
+
+
+def cell(metric, result):
+    if result is None:
+        return "pending"
+    if "error" in result:
+        return "failed"
+    value = metric.value(result)
+    return metric.fmt.format(value) if value is not None else "n/a"
+
+
+def row(metric, label, results):
+    ours = results.get(metric.ours)
+    cells = [cell(metric, ours if name == "epmdns" else results.get(name)) if name in results or name == "epmdns"
+             else "" for name in COLUMNS]
+    value, best = metric.value(ours), metric.best(results)
+    ratio = value / best if value is not None and best else None
+    status = metric.status(ratio) if ours is not None else "pending"
+    ratio_text = f"{ratio:.2f}x" if ratio is not None else ""
+    return f"| {label} | " + " | ".join(cells) + f" | {ratio_text} | {metric.target_text()} | {status} |"
+
+
+def table(results):
+    lines = ["| metric | " + " | ".join(COLUMNS) + " | epmdns / best peer | target | |",
+             "|---" * (len(COLUMNS) + 4) + "|"]
+    for size, servers in results["zones"].items():
+        for metric in dns_metrics():
+            lines.append(row(metric, f"{metric.label}, {int(size):,} nodes", servers))
+    erlang = results.get("erlang", {})
+    for metric in erlang_metrics():
+        lines.append(row(metric, metric.label, erlang))
+    for bench in results.get("query_bench", []):
+        lines.append(f"| query_bench {bench['name']} ns/op (epmdnsd query path, no sockets) | "
+                     f"{bench['ns_per_op']:,.0f} |" + " |" * (len(COLUMNS) + 2))
+    return "\n".join(lines)
+
+
+def footnotes(results):
+    notes = []
+    for size, servers in results["zones"].items():
+        for name, result in servers.items():
+            if "error" in result:
+                notes.append(f"- {name}, {int(size):,} nodes: failed: {result['error']}")
+            for load in ("queries", "registrations"):
+                codes = (result.get(load) or {}).get("codes", "")
+                if any(bad in codes for bad in ("SERVFAIL", "REFUSED", "FORMERR", "NOTAUTH", "NOTIMP")):
+                    notes.append(f"- {name}, {int(size):,} nodes, {load}: unexpected rcodes: {codes}")
+    for name, result in results.get("erlang", {}).items():
+        if result and "error" in result:
+            notes.append(f"- {name} (Erlang): failed: {result['error']}")
+    for name, error in results.get("errors", {}).items():
+        notes.append(f"- {name}: failed: {error}")
+    return notes
+
+
+def markdown(results):
+    p = results["params"]
+    head = (f"epmdns benchmark {results['date']}, loopback, {p['cpus']} CPUs, {p['servers_threads']} server threads "
+            f"each, {p['seconds']} s per dnsperf run, query mix {p['query_mix']}, registrations: 4 RRs, TSIG "
+            f"hmac-sha256, 20 in flight. Same zone file for every server; its cluster-wide browse PTR set holds at "
+            f"most {p['cluster_browse_limit']} records (Knot refuses RRsets over 65535). NSD has no DNS UPDATE; the epmdns epmd module (issue 5) is pending.")
+    return "\n".join([head, "", table(results)] + ([""] + footnotes(results) if footnotes(results) else []))
+
+
+def gnuplot(script, data):
+    """Runs a gnuplot script; `data` maps a placeholder in it to the text of a data file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, text in data.items():
+            path = os.path.join(tmp, key + ".dat")
+            with open(path, "w") as f:
+                f.write(text)
+            script = script.replace("{" + key + "}", path)
+        done = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+        if done.returncode:
+            raise RuntimeError(f"gnuplot: {done.stderr.strip()[-300:]}")
+
+
+def by_size_chart(results, metric, ylabel, out):
+    servers = [s for s in COLUMNS if s != "EPMD"]
+    rows = []
+    for size, per_server in results["zones"].items():
+        values = [metric.value(per_server.get(s)) for s in servers]
+        rows.append(size + " " + " ".join("NaN" if v is None else f"{v:.3f}" for v in values))
+    plots = ", ".join(f"'{{d}}' using 1:{i + 2} with linespoints lw 2 title '{s}'" for i, s in enumerate(servers))
+    gnuplot(f"""set terminal pngcairo size 800,500
+set output '{out}'
+set logscale x
+set xlabel 'nodes in the zone'
+set ylabel '{ylabel}'
+set yrange [0:*]
+set key outside
+set grid
+plot {plots}
+""", {"d": "\n".join(rows) + "\n"})
+
+
+def cdf_chart(results, out):
+    plots, data = [], {}
+    for i, (name, result) in enumerate(results.get("erlang", {}).items()):
+        if result and "connect_node" in result:
+            samples = sorted(result["connect_node"]["samples_us"])
+            data[f"c{i}"] = "".join(f"{v / 1000:.3f} {(k + 1) / len(samples):.4f}\n" for k, v in enumerate(samples))
+            plots.append(f"'{{c{i}}}' using 1:2 with steps lw 2 title '{name}'")
+    if plots:
+        gnuplot(f"""set terminal pngcairo size 800,500
+set output '{out}'
+set xlabel 'net_kernel:connect_node/1 latency, ms'
+set ylabel 'fraction of tries'
+set yrange [0:1]
+set grid
+set key bottom right
+plot {", ".join(plots)}
+""", data)
+
+
+def charts(results, directory):
+    metrics = {m.label: m for m in dns_metrics()}
+    written = [os.path.join(directory, name) for name in ("qps.png", "memory.png", "connect_node_cdf.png")]
+    by_size_chart(results, metrics["queries/s"], "queries/s", written[0])
+    by_size_chart(results, metrics["memory MB (PSS, all processes)"], "memory MB (PSS)", written[1])
+    cdf_chart(results, written[2])
+    return [path for path in written if os.path.exists(path)]
