@@ -1,5 +1,6 @@
 #include "update/updater.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -158,6 +159,7 @@ void Updater::reload_now(const ZoneLoader& loader) {
   if (absl::Status replayed = journal_.replay(std::ref(replayer)); !replayed.ok()) return failed(replayed);
   replayer.report();
   with_write_lock([&] { catalog_ = std::move(*fresh); });
+  next_expiry_ = 0;  // the replay may have brought back leases: look at all of them once
   expire_leases(static_cast<uint32_t>(unix_now()));
   std::fprintf(stderr, "epmdnsd: zones reloaded\n");
 }
@@ -243,6 +245,7 @@ Updater::Outcome Updater::process(const Pending& pending, uint64_t now) {
   if (out.request.edns.has_lease) out.lease = lease;
   const uint32_t expiry = lease == 0 ? 0 : static_cast<uint32_t>(now + lease);
   with_write_lock([&] { apply_updates(*out.zone, out.request, expiry, out.changes); });
+  if (expiry != 0) next_expiry_ = std::min(next_expiry_, expiry);
   // Journal (made durable for the whole batch at once).
   if (!out.changes.empty()) journal_.append(out.zone->apex(), out.changes);
   return out;
@@ -277,6 +280,8 @@ void Updater::process_batch(std::vector<Pending>& batch) {
 }
 
 void Updater::expire_leases(uint32_t now) {
+  if (now < next_expiry_) return;
+  next_expiry_ = UINT32_MAX;
   for (const zone::Zone* const_zone : catalog_.zones()) {
     zone::Zone* zone = catalog_.find_apex(const_zone->apex());
     ChangeSet expired;
@@ -285,8 +290,11 @@ void Updater::expire_leases(uint32_t now) {
         if (!set.has_leases()) continue;
         for (size_t i = 0; i < set.size(); ++i) {
           const uint32_t expiry = set.expiry(i);
-          if (expiry != zone::RRset::kNoLease && expiry <= now) {
+          if (expiry == zone::RRset::kNoLease) continue;
+          if (expiry <= now) {
             expired.push_back({Change::Op::kRemove, node.owner, set.type, set.ttl, expiry, std::string(set[i])});
+          } else {
+            next_expiry_ = std::min(next_expiry_, expiry);
           }
         }
       }
@@ -301,6 +309,7 @@ void Updater::expire_leases(uint32_t now) {
     if (!synced.ok()) {
       // Put the records (and the serial) back; the next sweep tries again.
       with_write_lock([&] { revert(*zone, expired); });
+      next_expiry_ = now + 1;
       std::fprintf(stderr, "epmdnsd: lease expiry not journaled, retrying: %s\n",
                    std::string(synced.message()).c_str());
     }

@@ -92,6 +92,8 @@ class Updater {
   bool stopping_ = false;
   std::thread thread_;
   std::thread compactor_;
+  // No lease ends before this (Unix time); the sweep skips the zones until then.
+  uint32_t next_expiry_ = 0;
 };
 
 }  // namespace epmdns::update
