@@ -1,0 +1,212 @@
+%% epmdns: an epmd module (-epmd_module epmdns) that finds nodes in DNS and, with a TSIG
+%% key, registers this node there by DNS UPDATE (see README.md in this directory).
+%%
+%% A plain gen_server, started by net_sup very early in boot (before the logger and the
+%% file server), owning the NIF resource. Lookups run in the calling process: the NIF answers
+%% at once from the resolver's cache, or sends {Ref, Result} when DNS has answered; the
+%% resolver's own deadline (1 s) and a receive timeout bound every wait. address_please
+%% never raises: an exception there would take net_kernel and the whole VM down.
+-module(epmdns).
+-behaviour(gen_server).
+
+%% The epmd module callbacks (OTP 25 contract)
+-export([start_link/0, register_node/2, register_node/3, port_please/2, port_please/3,
+         address_please/3, names/1, listen_port_please/2]).
+%% Introspection
+-export([status/0]).
+%% gen_server
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+
+-define(RESOURCE_KEY, {?MODULE, resource}).
+-define(CONFIG_KEY, {?MODULE, config}).
+%% The resolver ends every call within its timeout; this is the margin on top.
+-define(WAIT_MARGIN_MS, 250).
+-define(UNREGISTER_WAIT_MS, 1800).  % net_sup's shutdown time for us is 2000 ms
+-define(RETRY_MIN_MS, 1000).
+-define(RETRY_MAX_MS, 30000).
+%% Distribution protocol version used when the caller gets the port only.
+-define(VERSION, 6).
+
+%% --------------------------------------------------------------------------
+%% Callbacks of the epmd module
+
+start_link() ->
+    gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
+
+register_node(Name, Port) ->
+    register_node(Name, Port, inet_tcp).
+
+%% {ok, -1}: net_kernel picks a random creation. Not strict: a failed registration is
+%% retried in the background and does not stop the node.
+register_node(Name, Port, Driver) ->
+    try
+        gen_server:call(?MODULE, {register, Name, Port, epmdns_config:family(Driver)}, infinity)
+    catch
+        _:Reason -> {error, Reason}
+    end.
+
+port_please(Name, Host) ->
+    port_please(Name, Host, infinity).
+
+port_please(_Name, Ip, _Timeout) when is_tuple(Ip) ->
+    noport;  % an address says nothing about the DNS name of a node
+port_please(Name, Host, _Timeout) ->
+    case address_please(Name, Host, inet) of
+        {ok, _Ip, Port, Version} -> {port, Port, Version};
+        _ -> noport
+    end.
+
+address_please(Name, Host, Family) ->
+    try
+        case lookup(epmdns_config:node_string(Name, Host), Family) of
+            {ok, Ip, Port, Version} -> {ok, Ip, Port, Version};
+            {error, Reason} -> {error, Reason};
+            Other -> {error, {unexpected, Other}}
+        end
+    catch
+        Class:Reason2 -> {error, {Class, Reason2}}
+    end.
+
+names(Host) ->
+    try
+        Res = resource(),
+        Ref = make_ref(),
+        case epmdns_nif:names(Res, epmdns_config:host_string(Host), Ref) of
+            wait -> wait_reply(Ref);
+            Result -> Result
+        end
+    catch
+        Class:Reason -> {error, {Class, Reason}}
+    end.
+
+%% Registered mode: {ok, 0}, the port comes from inet_dist_listen_min/max (or is any port)
+%% and is published by register_node. Static mode: the port of our own SRV record.
+listen_port_please(Name, Host) ->
+    %% register_node/3 gets no host, and node() is not set yet when it is called.
+    gen_server:cast(?MODULE, {host, epmdns_config:host_string(Host)}),
+    try
+        case config() of
+            #{key := undefined} ->
+                case lookup(epmdns_config:node_string(Name, Host), inet) of
+                    {ok, _Ip, Port, _Version} -> {ok, Port};
+                    _ -> {ok, 0}
+                end;
+            _ ->
+                {ok, 0}
+        end
+    catch
+        _:_ -> {ok, 0}
+    end.
+
+%% #{mode, registered, last_error}.
+status() ->
+    gen_server:call(?MODULE, status).
+
+%% --------------------------------------------------------------------------
+%% Lookups in the calling process
+
+lookup(Node, Family) ->
+    Res = resource(),
+    Ref = make_ref(),
+    case epmdns_nif:lookup(Res, Node, Family, Ref) of
+        wait -> wait_reply(Ref);
+        Result -> Result
+    end.
+
+wait_reply(Ref) ->
+    #{timeout_ms := Timeout} = config(),
+    receive
+        {Ref, Result} -> Result
+    after Timeout + ?WAIT_MARGIN_MS ->
+        {error, timeout}
+    end.
+
+resource() ->
+    case persistent_term:get(?RESOURCE_KEY, undefined) of
+        undefined -> error(not_started);
+        Res -> Res
+    end.
+
+config() ->
+    persistent_term:get(?CONFIG_KEY, #{key => undefined, timeout_ms => 1000}).
+
+%% --------------------------------------------------------------------------
+%% gen_server: owns the resource and the registration
+
+init([]) ->
+    process_flag(trap_exit, true),
+    Config = epmdns_config:read(),
+    #{servers := Servers, domain := Domain, timeout_ms := Timeout} = Config,
+    case epmdns_nif:new(Servers, Domain, Timeout) of
+        {ok, Res} ->
+            persistent_term:put(?CONFIG_KEY, Config),
+            persistent_term:put(?RESOURCE_KEY, Res),
+            {ok, #{res => Res, config => Config, node => undefined, ref => undefined,
+                   waiting => undefined, registered => false, last_error => undefined,
+                   retry_ms => ?RETRY_MIN_MS}};
+        {error, Reason} ->
+            {stop, {epmdns, Reason}}
+    end.
+
+handle_call({register, Name, Port, Family}, From, #{config := Config} = S) ->
+    case epmdns_config:mode(Config) of
+        static ->
+            {reply, {ok, -1}, S};
+        registered ->
+            Node = {atom_to_list(Name), Port, Family},
+            S1 = start_register(S#{node := Node}),
+            {noreply, S1#{waiting := From}}
+    end;
+handle_call(status, _From, #{config := Config} = S) ->
+    {reply, #{mode => epmdns_config:mode(Config), registered => maps:get(registered, S),
+              last_error => maps:get(last_error, S)}, S};
+handle_call(_Other, _From, S) ->
+    {reply, {error, unknown_call}, S}.
+
+handle_cast({host, Host}, S) ->
+    {noreply, S#{host => Host}};
+handle_cast(_Msg, S) ->
+    {noreply, S}.
+
+handle_info({Ref, Result}, #{ref := Ref} = S) ->
+    S1 = reply_waiting(S#{ref := undefined}),
+    case Result of
+        ok ->
+            {noreply, S1#{registered := true, last_error := undefined, retry_ms := ?RETRY_MIN_MS}};
+        {error, Reason} ->
+            Retry = maps:get(retry_ms, S1),
+            erlang:send_after(Retry, self(), retry_register),
+            {noreply, S1#{registered := false, last_error := Reason,
+                          retry_ms := min(Retry * 2, ?RETRY_MAX_MS)}}
+    end;
+handle_info(retry_register, #{ref := undefined, node := {_, _, _}} = S) ->
+    {noreply, start_register(S)};
+handle_info(_Msg, S) ->
+    {noreply, S}.
+
+terminate(_Reason, #{res := Res, registered := Registered}) ->
+    case Registered of
+        true ->
+            Ref = make_ref(),
+            ok = epmdns_nif:unregister(Res, Ref),
+            receive {Ref, _} -> ok after ?UNREGISTER_WAIT_MS -> ok end;
+        false ->
+            ok
+    end,
+    ok.
+
+start_register(#{res := Res, config := Config, node := {Name, Port, Family}} = S) ->
+    #{key := Key, lease := Lease, address := Address} = Config,
+    Host = case S of
+               #{host := H} -> H;
+               _ -> epmdns_config:own_host()
+           end,
+    Ref = make_ref(),
+    ok = epmdns_nif:register(Res, Name ++ "@" ++ Host, Port, Family, Key, Lease, Address, Ref),
+    S#{ref := Ref}.
+
+reply_waiting(#{waiting := undefined} = S) ->
+    S;
+reply_waiting(#{waiting := From} = S) ->
+    gen_server:reply(From, {ok, -1}),
+    S#{waiting := undefined}.
