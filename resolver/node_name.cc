@@ -5,8 +5,21 @@ namespace {
 
 constexpr std::string_view kService = "\x0c_erlang-dist\x04_tcp";
 
+// Erlang allows [0-9A-Za-z_-]+ as the name part of a node name.
+bool is_node_name(std::string_view name) {
+  for (char c : name) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool append_label(std::string& wire, std::string_view label) {
   if (label.empty() || label.size() > wire::kMaxLabelLength) return false;
+  for (char c : label) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;  // no spaces or controls in a host
+  }
   wire.push_back(static_cast<char>(label.size()));
   for (char c : label) wire.push_back(wire::ascii_lower(c));
   return true;
@@ -51,7 +64,7 @@ std::optional<std::string> instance_wire(std::string_view node, const wire::Name
   const size_t at = node.find('@');
   if (at == std::string_view::npos) return std::nullopt;
   std::string_view name = node.substr(0, at);
-  if (name.find('.') != std::string_view::npos) return std::nullopt;
+  if (!is_node_name(name)) return std::nullopt;
   std::string wire;
   wire.reserve(64);
   if (!append_label(wire, name)) return std::nullopt;

@@ -122,6 +122,10 @@ absl::StatusOr<std::vector<uint8_t>> build_register(const Registration& r, Preco
   srv.push_back(static_cast<char>(r.port >> 8));
   srv.push_back(static_cast<char>(r.port & 0xFF));
   srv += n.host.wire();
+  // Replace, not add to: an earlier registration of this name (a crash within its lease,
+  // another port) must not leave a second SRV or TXT behind.
+  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::ANY, 0, "");
+  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::ANY, 0, "");
   w.update(n.instance, wire::rrtype::SRV, wire::rrclass::IN, r.ttl, srv);
   w.update(n.instance, wire::rrtype::TXT, wire::rrclass::IN, r.ttl, txt_rdata(r));
   w.update(n.host_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());

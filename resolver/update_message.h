@@ -51,7 +51,8 @@ struct Registration {
 // TXT RDATA of the registration: "vsn=N" and, with a token, "token=T".
 std::string txt_rdata(const Registration& registration);
 
-// Unsigned UPDATE adding A/AAAA, SRV, TXT and both PTRs, after the prerequisite.
+// Unsigned UPDATE adding A/AAAA, SRV, TXT and both PTRs, after the prerequisite. The SRV and
+// TXT sets are replaced in the same message, so a re-registration on another port is atomic.
 // An error if the token does not fit a TXT string or kOwnToken is asked without a token.
 absl::StatusOr<std::vector<uint8_t>> build_register(const Registration& registration, Precondition precondition,
                                                     uint16_t id);

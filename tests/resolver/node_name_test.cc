@@ -24,7 +24,7 @@ TEST(NodeName, LowerCased) {
 
 TEST(NodeName, BadNames) {
   for (const char* bad : {"app1", "@host1", "app1@", "a.b@host1", "app1@host1..x", "app1@.",
-                          "app1@.host"}) {
+                          "app1@.host", "x y@host1", "app+1@host1", "app1@host 1"}) {
     EXPECT_FALSE(instance_name(bad, domain())) << bad;
   }
   EXPECT_FALSE(instance_name(std::string(64, 'a') + "@h", domain()));

@@ -92,7 +92,7 @@ TEST(UpdateMessage, NodeNamesLayout) {
   EXPECT_FALSE(node_names("app1@host1.other.test", "erl.internal").ok());  // not in the zone
 }
 
-TEST(UpdateMessage, RegisterAddsFiveRecords) {
+TEST(UpdateMessage, RegisterReplacesSrvAndTxtAndAddsFiveRecords) {
   auto message = build_register(registration(), Precondition::kNone, 0x1234);
   ASSERT_TRUE(message.ok());
   Parsed p = parse(*message);
@@ -101,25 +101,34 @@ TEST(UpdateMessage, RegisterAddsFiveRecords) {
   EXPECT_FALSE(p.header.qr());
   EXPECT_EQ(p.zone, "erl.internal.");
   EXPECT_TRUE(p.prerequisites.empty());
-  ASSERT_EQ(p.updates.size(), 5u);
+  ASSERT_EQ(p.updates.size(), 7u);
   EXPECT_TRUE(p.additional.empty());
   const std::string instance = "app1._erlang-dist._tcp.host1.erl.internal.";
   EXPECT_EQ(p.updates[0].owner, "host1.erl.internal.");
   EXPECT_EQ(p.updates[0].type, wire::rrtype::A);
   EXPECT_EQ(p.updates[0].rdata, std::string("\x0a\x00\x00\x07", 4));
-  EXPECT_EQ(p.updates[1].owner, instance);
+  // The old SRV and TXT sets go first, in the same message.
+  for (int i : {1, 2}) {
+    EXPECT_EQ(p.updates[i].owner, instance);
+    EXPECT_EQ(p.updates[i].rrclass, wire::rrclass::ANY);
+    EXPECT_EQ(p.updates[i].ttl, 0u);
+    EXPECT_TRUE(p.updates[i].rdata.empty());
+  }
   EXPECT_EQ(p.updates[1].type, wire::rrtype::SRV);
-  EXPECT_EQ(p.updates[1].rdata, std::string("\0\0\0\0\x11\x12", 6) + name_wire("host1.erl.internal."));
   EXPECT_EQ(p.updates[2].type, wire::rrtype::TXT);
-  EXPECT_EQ(p.updates[2].rdata, "\x05vsn=6");
-  EXPECT_EQ(p.updates[3].owner, "_erlang-dist._tcp.host1.erl.internal.");
-  EXPECT_EQ(p.updates[3].type, wire::rrtype::PTR);
-  EXPECT_EQ(p.updates[3].rdata, name_wire(instance.c_str()));
-  EXPECT_EQ(p.updates[4].owner, "_erlang-dist._tcp.erl.internal.");
-  EXPECT_EQ(p.updates[4].rdata, name_wire(instance.c_str()));
-  for (const Rr& rr : p.updates) {
-    EXPECT_EQ(rr.rrclass, wire::rrclass::IN);
-    EXPECT_EQ(rr.ttl, 30u);
+  EXPECT_EQ(p.updates[3].owner, instance);
+  EXPECT_EQ(p.updates[3].type, wire::rrtype::SRV);
+  EXPECT_EQ(p.updates[3].rdata, std::string("\0\0\0\0\x11\x12", 6) + name_wire("host1.erl.internal."));
+  EXPECT_EQ(p.updates[4].type, wire::rrtype::TXT);
+  EXPECT_EQ(p.updates[4].rdata, "\x05vsn=6");
+  EXPECT_EQ(p.updates[5].owner, "_erlang-dist._tcp.host1.erl.internal.");
+  EXPECT_EQ(p.updates[5].type, wire::rrtype::PTR);
+  EXPECT_EQ(p.updates[5].rdata, name_wire(instance.c_str()));
+  EXPECT_EQ(p.updates[6].owner, "_erlang-dist._tcp.erl.internal.");
+  EXPECT_EQ(p.updates[6].rdata, name_wire(instance.c_str()));
+  for (int i : {0, 3, 4, 5, 6}) {
+    EXPECT_EQ(p.updates[i].rrclass, wire::rrclass::IN);
+    EXPECT_EQ(p.updates[i].ttl, 30u);
   }
 }
 
@@ -165,7 +174,7 @@ TEST(UpdateMessage, Prerequisites) {
   EXPECT_EQ(own.prerequisites[0].rrclass, wire::rrclass::IN);
   EXPECT_EQ(own.prerequisites[0].ttl, 0u);
   EXPECT_EQ(own.prerequisites[0].rdata, std::string("\x05vsn=6\x0ctoken=abc123"));
-  EXPECT_EQ(own.updates[2].rdata, own.prerequisites[0].rdata);  // the TXT we add is the one we check
+  EXPECT_EQ(own.updates[4].rdata, own.prerequisites[0].rdata);  // the TXT we add is the one we check
   r.token = std::string(250, 'x');
   EXPECT_FALSE(build_register(r, Precondition::kNone, 1).ok());
 }
