@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "resolver/registrar.h"
+#include "resolver/json_text.h"
 #include "resolver/resolver.h"
 #include "resolver/update_client.h"
 #include "resolver/update_message.h"
@@ -84,20 +85,7 @@ int fail(int code, const Text& message) {
   return code;
 }
 
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
-}
+std::string quoted(std::string_view text) { return epmdns::resolver::json_quote(text); }
 
 template <typename T>
 bool parse_number(const char* text, T& out, T low, T high) {

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "resolver/json_text.h"
 #include "resolver/resolver.h"
 
 namespace {
@@ -25,20 +26,7 @@ namespace {
 using epmdns::resolver::Family;
 using epmdns::resolver::Status;
 
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
-}
+std::string quoted(std::string_view text) { return epmdns::resolver::json_quote(text); }
 
 int usage() {
   std::cerr << "usage: epmdns_resolve [--servers LIST] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]\n"
