@@ -5,18 +5,9 @@
 #include "wire/types.h"
 
 namespace epmdns::update {
-namespace {
-
-std::string lower(std::string_view wire) {
-  std::string out(wire.size(), '\0');
-  wire::lower_into(wire, out.data());
-  return out;
-}
-
-}  // namespace
 
 void apply_change(zone::Zone& zone, const Change& change) {
-  const std::string owner = lower(change.owner);
+  const std::string owner = wire::lower_copy(change.owner);
   if (change.type == wire::rrtype::SOA) {
     // One SOA per zone: an added SOA replaces the old one unless that is newer (an operator
     // may have raised the serial in the zone file); removals are implied.

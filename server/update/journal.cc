@@ -318,9 +318,7 @@ absl::Status compact(const std::string& dir, uint64_t through, const StaticCheck
     for (const Change& change : changes) {
       std::string key(apex);
       key.push_back('\0');
-      std::string owner(change.owner.size(), '\0');
-      wire::lower_into(change.owner, owner.data());
-      key += owner;
+      key += wire::lower_copy(change.owner);
       key.push_back(static_cast<char>(change.type >> 8));
       key.push_back(static_cast<char>(change.type));
       if (change.type != wire::rrtype::SOA) key += change.rdata;

@@ -26,9 +26,7 @@ bool is_instance_of(std::string_view name, std::string_view host) {
 }
 
 std::string lower_target(uint16_t type, std::string_view rdata) {
-  std::string target(rdata_target(type, rdata));
-  lower_into(target, target.data());
-  return target;
+  return lower_copy(rdata_target(type, rdata));
 }
 
 // A host key may touch: the host's own addresses and TXT; its nodes' SRV (pointing at the

@@ -120,9 +120,7 @@ void Updater::maybe_compact() {
       if (!files) return true;
       const zone::Zone* zone = files->find_apex(apex);
       if (zone == nullptr) return false;
-      std::string owner(change.owner.size(), '\0');
-      wire::lower_into(change.owner, owner.data());
-      const zone::Node* node = zone->find(owner);
+      const zone::Node* node = zone->find(wire::lower_copy(change.owner));
       const zone::RRset* set = node ? node->find(change.type) : nullptr;
       return set != nullptr && set->contains(change.rdata);
     };

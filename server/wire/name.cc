@@ -11,6 +11,12 @@ void lower_into(std::string_view in, char* out) {
   for (size_t i = 0; i < in.size(); ++i) out[i] = ascii_lower(in[i]);
 }
 
+std::string lower_copy(std::string_view in) {
+  std::string out(in.size(), '\0');
+  lower_into(in, out.data());
+  return out;
+}
+
 bool equal_ignore_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i)

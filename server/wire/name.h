@@ -61,6 +61,8 @@ size_t wire_name_length(std::string_view wire);
 
 char ascii_lower(char c);
 void lower_into(std::string_view in, char* out);
+// A lower-case copy of a wire name (or any bytes).
+std::string lower_copy(std::string_view in);
 bool equal_ignore_case(std::string_view a, std::string_view b);
 // True if `name` equals `zone` or lies below it (both lower-case wire).
 bool is_subdomain(std::string_view name, std::string_view zone);

@@ -57,8 +57,7 @@ absl::Status add_record(Zone& zone, const ldns_rr* rr, ldns_buffer* scratch) {
     return absl::InvalidArgumentError(absl::StrCat(type_name(type), " cannot appear in a zone"));
   }
   const std::string_view owner = rdf_bytes(ldns_rr_owner(rr));
-  std::string lower(owner.size(), '\0');
-  wire::lower_into(owner, lower.data());
+  const std::string lower = wire::lower_copy(owner);
   if (!wire::is_subdomain(lower, zone.apex())) {
     return absl::InvalidArgumentError(absl::StrCat("owner ", wire::wire_to_text(owner), " is outside the zone ",
                                                    wire::wire_to_text(zone.apex())));
@@ -130,9 +129,7 @@ absl::StatusOr<std::unique_ptr<Zone>> load_from_stream(FILE* fp, const std::stri
           break;
         }
         const std::string_view owner = rdf_bytes(ldns_rr_owner(rr.get()));
-        std::string apex(owner.size(), '\0');
-        wire::lower_into(owner, apex.data());
-        zone = std::make_unique<Zone>(std::move(apex));
+        zone = std::make_unique<Zone>(wire::lower_copy(owner));
       }
       absl::Status added = add_record(*zone, rr.get(), scratch.get());
       if (!added.ok()) status = error_at(source, record_line, std::string(added.message()));

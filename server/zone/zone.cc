@@ -55,8 +55,7 @@ const Node* Zone::find(std::string_view lower_owner) const {
 }
 
 Node& Zone::get_or_add(std::string_view owner) {
-  std::string lower(owner.size(), '\0');
-  wire::lower_into(owner, lower.data());
+  const std::string lower = wire::lower_copy(owner);
   auto [it, inserted] = nodes_.try_emplace(lower);
   if (inserted) {
     it->second.owner = std::string(owner);
