@@ -274,7 +274,7 @@ int main(int argc, char** argv) {
   {
     std::vector<std::unique_ptr<net::UdpWorker>> workers;
     for (UniqueFd& socket : udp_sockets) {
-      workers.push_back(std::make_unique<net::UdpWorker>(std::move(socket), stop.get(), services));
+      workers.push_back(std::make_unique<net::UdpWorker>(std::move(socket), services));
     }
     net::TcpServer tcp_server(std::move(tcp_listeners), stop.get(), services, tcp);
 
@@ -292,6 +292,7 @@ int main(int argc, char** argv) {
     // through the open sockets), then close everything.
     const uint64_t one = 1;
     if (::write(stop.get(), &one, sizeof one) < 0) return 1;
+    for (auto& worker : workers) worker->stop();
     for (auto& worker : workers) worker->join();
     tcp_server.join();
     updater.reset();

@@ -55,8 +55,8 @@ absl::StatusOr<Endpoint> parse_endpoint(std::string_view text) {
 
 namespace {
 
-absl::StatusOr<UniqueFd> bound_socket(const Endpoint& endpoint, int type) {
-  UniqueFd fd(::socket(endpoint.address.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+absl::StatusOr<UniqueFd> bound_socket(const Endpoint& endpoint, int type, int flags) {
+  UniqueFd fd(::socket(endpoint.address.ss_family, type | flags | SOCK_CLOEXEC, 0));
   if (!fd) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
   const int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -70,10 +70,10 @@ absl::StatusOr<UniqueFd> bound_socket(const Endpoint& endpoint, int type) {
 
 }  // namespace
 
-absl::StatusOr<UniqueFd> bind_udp(const Endpoint& endpoint) { return bound_socket(endpoint, SOCK_DGRAM); }
+absl::StatusOr<UniqueFd> bind_udp(const Endpoint& endpoint) { return bound_socket(endpoint, SOCK_DGRAM, 0); }
 
 absl::StatusOr<UniqueFd> listen_tcp(const Endpoint& endpoint) {
-  absl::StatusOr<UniqueFd> fd = bound_socket(endpoint, SOCK_STREAM);
+  absl::StatusOr<UniqueFd> fd = bound_socket(endpoint, SOCK_STREAM, SOCK_NONBLOCK);
   if (fd.ok() && ::listen(fd->get(), 1024) != 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", endpoint.text, ": ", std::strerror(errno)));
   }

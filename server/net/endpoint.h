@@ -19,8 +19,9 @@ struct Endpoint {
 
 absl::StatusOr<Endpoint> parse_endpoint(std::string_view text);
 
-// A non-blocking socket bound to `endpoint` with SO_REUSEPORT, so each thread can have its own.
+// A blocking socket bound to `endpoint` with SO_REUSEPORT, so each thread can have its own.
 absl::StatusOr<UniqueFd> bind_udp(const Endpoint& endpoint);
+// A non-blocking listening socket.
 absl::StatusOr<UniqueFd> listen_tcp(const Endpoint& endpoint);
 
 }  // namespace epmdns::net

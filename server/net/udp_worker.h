@@ -3,6 +3,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <thread>
 
 #include "common/unique_fd.h"
@@ -12,20 +13,21 @@ namespace epmdns::net {
 
 class UdpWorker {
  public:
-  // Serves `socket` until `stop_fd` (an eventfd) becomes readable.
-  UdpWorker(UniqueFd socket, int stop_fd, Services services);
+  // Serves `socket` until stop().
+  UdpWorker(UniqueFd socket, Services services);
   ~UdpWorker();
-  // Waits for the thread to leave after the stop signal; the socket stays open until destruction.
+  // Stops reading requests; answers can still be sent through the socket until destruction.
+  void stop();
+  // Waits for the thread to leave after stop().
   void join();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
 
  private:
   void run();
-  void submit_update(std::span<const uint8_t> request, const sockaddr_storage& peer, socklen_t peer_length);
 
   UniqueFd socket_;
-  int stop_fd_;
+  std::atomic<bool> stopping_{false};
   Services services_;
   std::thread thread_;
 };

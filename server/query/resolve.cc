@@ -67,9 +67,15 @@ void answer_any(const zone::Zone& zone, const zone::Node& node, std::string_view
 }  // namespace
 
 void resolve(const zone::Zone& zone, const wire::Name& qname, uint16_t qtype, bool minimal_any, Plan& plan) {
+  wire::Name lower = qname;
+  lower.to_lower();
+  resolve(zone, qname, lower, qtype, minimal_any, plan);
+}
+
+void resolve(const zone::Zone& zone, const wire::Name& qname, const wire::Name& lower_qname, uint16_t qtype,
+             bool minimal_any, Plan& plan) {
   plan.authoritative = true;
-  wire::Name target = qname;
-  target.to_lower();
+  wire::Name target = lower_qname;
   std::string_view owner = qname.wire();
   for (int hop = 0; hop < kMaxCnameHops; ++hop) {
     if (const zone::Node* cut = find_cut(zone, target, qtype)) return refer(*cut, plan);

@@ -12,5 +12,8 @@ namespace epmdns::query {
 // Fills `plan` with the answer and authority for `qname` (as asked) in `zone`.
 // `minimal_any` answers ANY with a single RRset (RFC 8482, for UDP).
 void resolve(const zone::Zone& zone, const wire::Name& qname, uint16_t qtype, bool minimal_any, Plan& plan);
+// The same, for a caller that has `qname` lower-cased already.
+void resolve(const zone::Zone& zone, const wire::Name& qname, const wire::Name& lower_qname, uint16_t qtype,
+             bool minimal_any, Plan& plan);
 
 }  // namespace epmdns::query

@@ -192,7 +192,7 @@ size_t respond(const zone::Catalog& catalog, std::span<const uint8_t> request, s
     if (zone == nullptr) {
       outcome.rcode = rcode::REFUSED;
     } else {
-      resolve(*zone, query.qname, query.qtype, transport == Transport::kUdp, plan);
+      resolve(*zone, query.qname, lower, query.qtype, transport == Transport::kUdp, plan);
       add_additional(*zone, plan);
       outcome.rcode = plan.rcode;
       outcome.authoritative = plan.authoritative;

@@ -97,9 +97,7 @@ void delete_record(zone::Zone& zone, const Record& record, const std::string& lo
 
 uint16_t prescan(const zone::Zone& zone, const Request& request) {
   for (const Record& record : request.updates) {
-    Name owner = record.owner;
-    owner.to_lower();
-    if (!is_subdomain(owner.wire(), zone.apex())) return rcode::NOTZONE;
+    if (!is_subdomain(record.lower_owner, zone.apex())) return rcode::NOTZONE;
     if (record.rrclass == request.zone_class) {
       if (is_meta_type(record.type) || record.rdata.empty()) return rcode::FORMERR;
       if (record.type == rrtype::DNAME) return rcode::REFUSED;
@@ -130,9 +128,7 @@ void bump_serial(zone::Zone& zone, ChangeSet& changes) {
 void apply_updates(zone::Zone& zone, const Request& request, uint32_t expiry, ChangeSet& changes) {
   const size_t first = changes.size();
   for (const Record& record : request.updates) {
-    Name lower = record.owner;
-    lower.to_lower();
-    const std::string owner(lower.wire());
+    const std::string& owner = record.lower_owner;
     if (record.rrclass == request.zone_class) {
       add_record(zone, record, owner, expiry, changes);
     } else if (record.rrclass == rrclass::ANY) {

@@ -275,14 +275,20 @@ absl::Status Journal::replay(const ReplayFn& replay) const {
 
 void Journal::append(std::string_view apex, const ChangeSet& changes) { encode_entry(apex, changes, pending_); }
 
-absl::Status Journal::sync() {
-  if (pending_.empty()) return absl::OkStatus();
+Journal::PendingWrite Journal::take_pending() {
+  PendingWrite write{std::move(pending_), size_};
+  pending_.clear();
+  return write;
+}
+
+absl::Status Journal::write_durably(const PendingWrite& write) const {
+  if (write.bytes.empty()) return absl::OkStatus();
   const std::string path = journal_path(dir_, number_);
   size_t written = 0;
   absl::Status status;
-  while (written < pending_.size()) {
-    const ssize_t n = ::pwrite(fd_.get(), pending_.data() + written, pending_.size() - written,
-                               static_cast<off_t>(size_ + written));
+  while (written < write.bytes.size()) {
+    const ssize_t n = ::pwrite(fd_.get(), write.bytes.data() + written, write.bytes.size() - written,
+                               static_cast<off_t>(write.offset + written));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       status = errno_status("cannot write", path);
@@ -291,14 +297,16 @@ absl::Status Journal::sync() {
     written += static_cast<size_t>(n);
   }
   if (status.ok() && flush_to_disk_ && ::fdatasync(fd_.get()) != 0) status = errno_status("cannot sync", path);
-  pending_.clear();
-  if (!status.ok()) {
-    // Leave no partial entry behind, so later entries stay readable.
-    if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) return status;
-    return status;
-  }
-  size_ += written;
-  return absl::OkStatus();
+  // On failure leave no partial entry behind, so later entries stay readable.
+  if (!status.ok()) (void)::ftruncate(fd_.get(), static_cast<off_t>(write.offset));
+  return status;
+}
+
+absl::Status Journal::sync() {
+  const PendingWrite write = take_pending();
+  absl::Status status = write_durably(write);
+  if (status.ok()) advance(write);
+  return status;
 }
 
 absl::StatusOr<uint64_t> Journal::rotate() {

@@ -35,6 +35,18 @@ class Journal {
   bool has_pending() const { return !pending_.empty(); }
   // Writes and syncs what is queued. On failure nothing of it stays in the file.
   absl::Status sync();
+
+  // The same in three steps, so the write can run on another thread while new entries are
+  // queued: take_pending() hands over the queued bytes and where they go; write_durably()
+  // (thread-safe, one at a time) writes and syncs them, or on failure cuts the file back;
+  // advance() then counts them in. Until advance(), nothing else may be written.
+  struct PendingWrite {
+    std::string bytes;
+    uint64_t offset = 0;
+  };
+  PendingWrite take_pending();
+  absl::Status write_durably(const PendingWrite& write) const;
+  void advance(const PendingWrite& write) { size_ += write.bytes.size(); }
   // With false, sync() stops after write(): entries survive a crash of the server (the
   // kernel has them) but not of the machine. For measurement and throwaway clusters.
   void set_flush_to_disk(bool flush) { flush_to_disk_ = flush; }

@@ -109,9 +109,7 @@ bool Policy::permits(const wire::TsigKey* key, const zone::Zone& zone, const Req
     }
     bool all = true;
     for (const Record& record : request.updates) {
-      Name owner = record.owner;
-      owner.to_lower();
-      all = all && host_may_change(grant.name, zone.apex(), record, owner.wire());
+      all = all && host_may_change(grant.name, zone.apex(), record, record.lower_owner);
     }
     if (all) return true;
   }

@@ -46,11 +46,10 @@ uint16_t check_value_dependent(const zone::Zone& zone, std::vector<std::pair<std
 uint16_t check_prerequisites(const zone::Zone& zone, const Request& request) {
   std::vector<std::pair<std::string, const Record*>> value_dependent;
   for (const Record& record : request.prerequisites) {
-    Name owner = record.owner;
-    owner.to_lower();
+    const std::string& owner = record.lower_owner;
     if (record.ttl != 0) return rcode::FORMERR;
-    if (!is_subdomain(owner.wire(), zone.apex())) return rcode::NOTZONE;
-    const zone::Node* node = zone.find(owner.wire());
+    if (!is_subdomain(owner, zone.apex())) return rcode::NOTZONE;
+    const zone::Node* node = zone.find(owner);
     if (record.rrclass == rrclass::ANY || record.rrclass == rrclass::NONE) {
       if (!record.rdata.empty()) return rcode::FORMERR;
       const bool must_exist = record.rrclass == rrclass::ANY;
@@ -61,7 +60,7 @@ uint16_t check_prerequisites(const zone::Zone& zone, const Request& request) {
       }
     } else if (record.rrclass == request.zone_class) {
       if (record.type == rrtype::ANY) return rcode::FORMERR;
-      value_dependent.emplace_back(std::string(owner.wire()), &record);
+      value_dependent.emplace_back(owner, &record);
     } else {
       return rcode::FORMERR;
     }

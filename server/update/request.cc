@@ -19,6 +19,7 @@ bool read_section(Reader& reader, uint16_t count, std::vector<Record>& out) {
   for (Record& record : out) {
     if (!read_record(reader, record, rdlength)) return false;
     if (record.type == rrtype::OPT || record.type == rrtype::TSIG) return false;
+    record.lower_owner = lower_copy(record.owner.wire());
   }
   return true;
 }

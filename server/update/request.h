@@ -13,6 +13,7 @@ namespace epmdns::update {
 
 struct Record {
   wire::Name owner;  // as sent
+  std::string lower_owner;  // its wire form lower-cased, for lookups
   uint16_t type = 0;
   uint16_t rrclass = 0;
   uint32_t ttl = 0;

@@ -1,6 +1,10 @@
 #include "update/updater.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -41,6 +45,15 @@ struct Updater::Outcome {
   ChangeSet changes;
 };
 
+// A processed batch on its way to disk: applied, its journal entries encoded, not yet answered.
+struct Updater::Commit {
+  std::vector<Pending> batch;
+  std::vector<Outcome> outcomes;
+  Journal::PendingWrite write;
+  uint64_t now = 0;
+  absl::Status status;
+};
+
 // Applies replayed journal entries to `catalog`, counting those for zones it lacks.
 struct Replayer {
   zone::Catalog& catalog;
@@ -70,6 +83,10 @@ absl::StatusOr<std::unique_ptr<Updater>> Updater::start(zone::Catalog& catalog, 
   std::unique_ptr<Updater> updater(
       new Updater(catalog, lock, keyring, std::move(policy), std::move(config), std::move(*journal)));
   updater->expire_leases(static_cast<uint32_t>(unix_now()));
+  updater->sync_thread_ = std::thread([u = updater.get()] {
+    name_this_thread("epmdns-sync");
+    u->sync_loop();
+  });
   updater->thread_ = std::thread([u = updater.get()] {
     name_this_thread("epmdns-update");
     u->run();
@@ -92,7 +109,13 @@ Updater::~Updater() {
     stopping_ = true;
   }
   wake_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) thread_.join();  // it settles the last batch before it leaves
+  {
+    std::lock_guard<std::mutex> guard(sync_mutex_);
+    sync_stopping_ = true;
+  }
+  sync_wake_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
   wait_for_compaction();
 }
 
@@ -102,6 +125,7 @@ void Updater::wait_for_compaction() {
 
 void Updater::maybe_compact() {
   if (journal_.size() < config_.journal_max_size) return;
+  settle();
   wait_for_compaction();
   absl::StatusOr<uint64_t> finished = journal_.rotate();
   if (!finished.ok()) {
@@ -132,8 +156,19 @@ void Updater::maybe_compact() {
 void Updater::submit(std::span<const uint8_t> message, Reply reply) {
   {
     std::lock_guard<std::mutex> guard(mutex_);
-    queue_.push_back({std::vector<uint8_t>(message.begin(), message.end()), std::move(reply)});
+    queue_.push_back({std::vector<uint8_t>(message.begin(), message.end()), ReplyTo{.callback = std::move(reply)}});
   }
+  wake_.notify_one();
+}
+
+void Updater::submit(std::vector<Submission>& submissions) {
+  if (submissions.empty()) return;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    queue_.insert(queue_.end(), std::make_move_iterator(submissions.begin()),
+                  std::make_move_iterator(submissions.end()));
+  }
+  submissions.clear();
   wake_.notify_one();
 }
 
@@ -146,6 +181,7 @@ void Updater::reload(ZoneLoader loader) {
 }
 
 void Updater::reload_now(const ZoneLoader& loader) {
+  settle();
   wait_for_compaction();  // it renames and removes the files replay reads
   auto failed = [](const absl::Status& status) {
     std::fprintf(stderr, "epmdnsd: reload failed, keeping the zones served: %s\n",
@@ -162,12 +198,6 @@ void Updater::reload_now(const ZoneLoader& loader) {
   std::fprintf(stderr, "epmdnsd: zones reloaded\n");
 }
 
-void Updater::with_write_lock(const std::function<void()>& f) {
-  lock_.lock();
-  f();
-  lock_.unlock();
-}
-
 void Updater::run() {
   std::vector<Pending> batch;
   std::vector<ZoneLoader> reloads;
@@ -176,15 +206,20 @@ void Updater::run() {
     {
       std::unique_lock<std::mutex> guard(mutex_);
       wake_.wait_for(guard, std::chrono::milliseconds(250),
-                     [&] { return stopping_ || !queue_.empty() || !reloads_.empty(); });
+                     [&] { return stopping_ || sync_failed_ || !queue_.empty() || !reloads_.empty(); });
+      sync_failed_ = false;
       reloads.swap(reloads_);
       // Drain what is queued even when stopping: those clients are waiting.
       const size_t take = std::min(queue_.size(), config_.max_batch);
       batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + take));
       queue_.erase(queue_.begin(), queue_.begin() + take);
-      if (stopping_ && batch.empty()) return;
+      if (stopping_ && batch.empty()) break;
     }
-    if (!batch.empty()) process_batch(batch);
+    if (batch.empty()) {
+      settle();  // nothing new: see the last batch through (answering SERVFAIL if it failed)
+    } else {
+      process_batch(batch);
+    }
     for (const ZoneLoader& loader : reloads) reload_now(loader);
     reloads.clear();
     const uint64_t now = unix_now();
@@ -194,6 +229,64 @@ void Updater::run() {
     }
     maybe_compact();
   }
+  settle();
+}
+
+void Updater::sync_loop() {
+  while (true) {
+    Commit* commit;
+    {
+      std::unique_lock<std::mutex> guard(sync_mutex_);
+      sync_wake_.wait(guard, [&] { return sync_stopping_ || (in_flight_ && !in_flight_done_); });
+      if (!in_flight_ || in_flight_done_) return;  // stopping, nothing left
+      commit = in_flight_.get();
+    }
+    commit->status = journal_.write_durably(commit->write);
+    if (commit->status.ok()) send_replies(*commit);
+    {
+      std::lock_guard<std::mutex> guard(sync_mutex_);
+      in_flight_done_ = true;
+    }
+    sync_wake_.notify_all();
+    if (!commit->status.ok()) {
+      {
+        std::lock_guard<std::mutex> guard(mutex_);
+        sync_failed_ = true;
+      }
+      wake_.notify_one();
+    }
+  }
+}
+
+bool Updater::settle(Commit* later) {
+  std::unique_ptr<Commit> done;
+  {
+    std::unique_lock<std::mutex> guard(sync_mutex_);
+    sync_wake_.wait(guard, [&] { return !in_flight_ || in_flight_done_; });
+    done = std::move(in_flight_);
+    in_flight_done_ = false;
+  }
+  if (!done) return true;
+  if (done->status.ok()) {
+    journal_.advance(done->write);
+    return true;
+  }
+  std::fprintf(stderr, "epmdnsd: updates failed, nothing changed: %s\n", std::string(done->status.message()).c_str());
+  if (later != nullptr) take_back(*later);
+  take_back(*done);
+  return false;
+}
+
+void Updater::take_back(Commit& commit) {
+  with_write_lock([&] {
+    for (auto it = commit.outcomes.rbegin(); it != commit.outcomes.rend(); ++it) {
+      if (it->changes.empty()) continue;
+      revert(*it->zone, it->changes);
+      it->rcode = rcode::SERVFAIL;
+      it->lease.reset();
+    }
+  });
+  send_replies(commit);
 }
 
 Updater::Outcome Updater::process(const Pending& pending, uint64_t now) {
@@ -250,35 +343,76 @@ Updater::Outcome Updater::process(const Pending& pending, uint64_t now) {
 }
 
 void Updater::process_batch(std::vector<Pending>& batch) {
-  const uint64_t now = unix_now();
-  std::vector<Outcome> outcomes;
-  outcomes.reserve(batch.size());
-  for (const Pending& pending : batch) outcomes.push_back(process(pending, now));
-
-  const absl::Status synced = journal_.sync();
-  if (!synced.ok()) {
-    std::fprintf(stderr, "epmdnsd: updates failed, nothing changed: %s\n", std::string(synced.message()).c_str());
-    with_write_lock([&] {
-      for (auto it = outcomes.rbegin(); it != outcomes.rend(); ++it) {
-        if (it->changes.empty()) continue;
-        revert(*it->zone, it->changes);
-        it->rcode = rcode::SERVFAIL;
-        it->lease.reset();
-      }
-    });
+  auto commit = std::make_unique<Commit>();
+  commit->now = unix_now();
+  commit->outcomes.reserve(batch.size());
+  for (const Pending& pending : batch) commit->outcomes.push_back(process(pending, commit->now));
+  commit->batch = std::move(batch);
+  batch.clear();
+  if (!settle(commit.get())) {
+    journal_.take_pending();  // this batch's entries: it was taken back
+    return;
   }
-  uint8_t buffer[1024];
+  commit->write = journal_.take_pending();
+  {
+    std::lock_guard<std::mutex> guard(sync_mutex_);
+    in_flight_ = std::move(commit);
+  }
+  sync_wake_.notify_one();
+}
+
+void Updater::send_replies(Commit& commit) {
+  std::vector<Pending>& batch = commit.batch;
+  const std::vector<Outcome>& outcomes = commit.outcomes;
+  const uint64_t now = commit.now;
+  constexpr size_t kMaxAnswer = 1024;
+  std::vector<uint8_t> answers(batch.size() * kMaxAnswer);
+  std::vector<iovec> iov(batch.size());
+  std::vector<mmsghdr> udp;  // grouped by socket below, one sendmmsg per socket
+  std::vector<int> udp_fds;
+  udp.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     const Outcome& out = outcomes[i];
+    uint8_t* answer = answers.data() + i * kMaxAnswer;
     const size_t length = write_response(out.request, out.zone_parsed, out.rcode, out.lease,
-                                         out.signature ? &*out.signature : nullptr, now, buffer);
-    batch[i].reply(std::span<const uint8_t>(buffer, length));
+                                         out.signature ? &*out.signature : nullptr, now,
+                                         std::span<uint8_t>(answer, kMaxAnswer));
+    ReplyTo& to = batch[i].reply_to;
+    if (to.udp_fd < 0) {
+      to.callback(std::span<const uint8_t>(answer, length));
+      continue;
+    }
+    iov[i] = {answer, length};
+    mmsghdr message{};
+    message.msg_hdr.msg_name = &to.peer;
+    message.msg_hdr.msg_namelen = to.peer_length;
+    message.msg_hdr.msg_iov = &iov[i];
+    message.msg_hdr.msg_iovlen = 1;
+    udp.push_back(message);
+    udp_fds.push_back(to.udp_fd);
   }
-  batch.clear();
+  size_t start = 0;
+  while (start < udp.size()) {
+    // Bring every answer for the socket of udp[start] next to it.
+    size_t end = start + 1;
+    for (size_t j = end; j < udp.size(); ++j) {
+      if (udp_fds[j] != udp_fds[start]) continue;
+      std::swap(udp[j], udp[end]);
+      std::swap(udp_fds[j], udp_fds[end]);
+      ++end;
+    }
+    for (size_t sent = start; sent < end;) {
+      const int n = ::sendmmsg(udp_fds[start], udp.data() + sent, static_cast<unsigned>(end - sent), MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      sent += n > 0 ? static_cast<size_t>(n) : 1;  // drop a datagram the kernel refused, go on with the rest
+    }
+    start = end;
+  }
 }
 
 void Updater::expire_leases(uint32_t now) {
   if (now < next_expiry_) return;
+  settle();  // the journal takes one write at a time
   next_expiry_ = UINT32_MAX;
   for (const zone::Zone* const_zone : catalog_.zones()) {
     zone::Zone* zone = catalog_.find_apex(const_zone->apex());

@@ -12,8 +12,10 @@ serial included.
 """
 
 import os
+import socket
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -22,6 +24,8 @@ import harness  # noqa: E402
 E = harness.BUNDLED_ORIGIN
 MAX_ATTEMPTS = 200  # registrations sent at most before the journal must be full
 TMPFS_SIZE = "128k"
+BURST = 120  # registrations sent at once, so several batches are in the server together
+BURST_WAIT = 10.0  # seconds for every answer of a burst
 
 
 def mount_tmpfs(cleanup):
@@ -33,6 +37,32 @@ def mount_tmpfs(cleanup):
         return None
     cleanup(subprocess.run, ["umount", "-l", path], capture_output=True)
     return path
+
+
+def send_burst(server, messages, key, wave=8, gap=0.002):
+    """Sends the UPDATEs on one UDP socket in waves of `wave`, `gap` seconds apart, without
+    waiting for answers (so the server holds several batches at once), then collects the
+    answers; returns the rcode text of each, in order. Raises HarnessError if one never comes."""
+    wires = [harness.tsig_sign(bytes(harness.message_wire(m)), key)[0] for m in messages]
+    ids = [int.from_bytes(w[:2], "big") for w in wires]
+    if len(set(ids)) != len(ids):
+        raise harness.HarnessError("burst message ids collide")
+    rcodes = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        for n, w in enumerate(wires):
+            if n > 0 and n % wave == 0:
+                time.sleep(gap)
+            s.sendto(w, (server.host, server.port))
+        deadline = time.monotonic() + BURST_WAIT
+        while len(rcodes) < len(wires):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise harness.HarnessError(f"{len(wires) - len(rcodes)} of {len(wires)} updates unanswered")
+            s.settimeout(left)
+            data = s.recv(65535)
+            rcodes[int.from_bytes(data[:2], "big")] = harness.UpdateReply(data).rcode_text
+    return [rcodes[i] for i in ids]
 
 
 def fill(directory):
@@ -138,6 +168,32 @@ class JournalFullTest(unittest.TestCase):
         self.assertFalse(any(any(present[n]) for n in [failed] + more), present)
         with self.subTest(check="serial after a restart"):
             self.assertEqual(harness.soa_serial(server, E), serial + 1)
+
+    def test_burst_into_the_limit(self):
+        """Many updates in the server at once while the journal hits its limit: the batch that
+        fails to be written and any batch applied on top of it meanwhile are both taken back."""
+        prlimit = harness.require_tool("prlimit")
+        server = harness.start_epmdnsd_updating(self.addCleanup, keys=[self.key],
+                                                wrapper=[prlimit, "--fsize=16384"])
+        serial = harness.soa_serial(server, E)
+        nodes = [self.node("burst", i) for i in range(BURST)]
+        messages = [n.register(qid=1000 + i) for i, n in enumerate(nodes)]
+        rcodes = send_burst(server, messages, self.key)
+        acked = [n for n, r in zip(nodes, rcodes) if r == "NOERROR"]
+        failed = [n for n, r in zip(nodes, rcodes) if r == "SERVFAIL"]
+        self.assertEqual(len(acked) + len(failed), BURST, rcodes)
+        self.assertGreater(len(acked), 0, rcodes)
+        self.assertGreater(len(failed), 0, rcodes)
+        self.assertEqual(harness.soa_serial(server, E), serial + len(acked),
+                         "the serial counts exactly the acknowledged registrations")
+        present = self.present(server, nodes)
+        self.assertTrue(all(all(present[n]) for n in acked), present)
+        self.assertFalse(any(any(present[n]) for n in failed), present)
+        server, _ = harness.restart_epmdnsd(self.addCleanup, server, wrapper=())
+        present = self.present(server, nodes)
+        self.assertTrue(all(all(present[n]) for n in acked), "an acknowledged registration was lost")
+        self.assertFalse(any(any(present[n]) for n in failed), "a SERVFAIL registration came back")
+        self.assertEqual(harness.soa_serial(server, E), serial + len(acked))
 
     def test_file_size_limit(self):
         self.check_file_size_limit("fsize")

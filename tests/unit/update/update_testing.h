@@ -23,6 +23,7 @@ inline update::Record record(std::string_view owner, uint16_t type, uint16_t rrc
                              std::string rdata = {}) {
   update::Record r;
   r.owner = name_of(owner);
+  r.lower_owner = wire::lower_copy(r.owner.wire());
   r.type = type;
   r.rrclass = rrclass;
   r.ttl = ttl;
