@@ -1,5 +1,11 @@
 #include "resolver/ares_channel.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -12,6 +18,10 @@ namespace {
 
 constexpr int kTries = 2;
 constexpr int kMinAttemptMs = 50;
+// The UDP socket's receive buffer: room for the answers to every query in flight (128 by
+// default, ResolverOptions::max_queries_in_flight) while the resolver thread is busy. The
+// kernel caps it at net.core.rmem_max.
+constexpr int kSocketReceiveBuffer = 1 << 20;
 
 absl::Status init_library() {
   static std::once_flag once;
@@ -56,8 +66,11 @@ absl::StatusOr<std::unique_ptr<AresChannel>> AresChannel::create(const ChannelOp
   std::memset(&opts, 0, sizeof opts);
   // Queries are built by us (fully qualified), so no search list; truncated answers go to TCP
   // (ARES_FLAG_IGNTC unset). With EDNS, c-ares accepts UDP answers up to ednspsz bytes.
-  opts.flags = ARES_FLAG_NOSEARCH | (options.udp_payload ? ARES_FLAG_EDNS : 0);
+  // STAYOPEN: c-ares 1.18.1 otherwise closes its sockets whenever no query is left, so a
+  // caller making one lookup at a time paid socket, connect and close on each.
+  opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_STAYOPEN | (options.udp_payload ? ARES_FLAG_EDNS : 0);
   opts.timeout = attempt_ms;
+  out->attempt_timeout_ = std::chrono::milliseconds(attempt_ms);
   opts.tries = kTries;
   opts.ednspsz = options.udp_payload;
   opts.sock_state_cb = &AresChannel::on_socket_state;
@@ -69,6 +82,10 @@ absl::StatusOr<std::unique_ptr<AresChannel>> AresChannel::create(const ChannelOp
     out->channel_ = nullptr;
     return absl::InternalError(absl::StrCat("ares_init_options: ", ares_strerror(status)));
   }
+  static const ares_socket_functions functions = {&AresChannel::open_socket, &AresChannel::close_socket,
+                                                  &AresChannel::connect_socket, &AresChannel::receive,
+                                                  &AresChannel::send_vector};
+  ares_set_socket_functions(out->channel_, &functions, out.get());
   if (!options.servers.empty()) {
     if (auto set = set_servers(out->channel_, options.servers); !set.ok()) return set;
   }
@@ -85,8 +102,50 @@ void AresChannel::destroy() {
   sockets_.clear();
 }
 
+// c-ares 1.18.1 leaves a socket from these functions as it is (no non-blocking mode, no
+// buffer sizes, no TCP_NODELAY): set here what it would have set.
+ares_socket_t AresChannel::open_socket(int domain, int type, int protocol, void*) {
+  const int fd = ::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) return ARES_SOCKET_BAD;
+  if (type == SOCK_DGRAM) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kSocketReceiveBuffer, sizeof kSocketReceiveBuffer);
+  } else if (type == SOCK_STREAM) {
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return fd;
+}
+
+int AresChannel::close_socket(ares_socket_t socket, void*) { return ::close(socket); }
+
+int AresChannel::connect_socket(ares_socket_t socket, const struct sockaddr* address, ares_socklen_t length, void*) {
+  return ::connect(socket, address, length);
+}
+
+ares_ssize_t AresChannel::receive(ares_socket_t socket, void* buffer, size_t length, int flags, struct sockaddr* from,
+                                  ares_socklen_t* from_length, void* data) {
+  const ssize_t n = ::recvfrom(socket, buffer, length, flags, from, from_length);
+  // c-ares reads UDP with a source address, TCP without (TCP comes in pieces: not looked at).
+  if (n >= 12 && from != nullptr) {
+    const auto* bytes = static_cast<const uint8_t*>(buffer);
+    const uint8_t rcode = bytes[3] & 0x0F;
+    if ((bytes[2] & 0x80) && (rcode == 2 || rcode == 4 || rcode == 5)) {  // SERVFAIL, NOTIMP, REFUSED
+      static_cast<AresChannel*>(data)->error_rcodes_[static_cast<uint16_t>(bytes[0] << 8 | bytes[1])] = rcode;
+    }
+  }
+  return n;
+}
+
+ares_ssize_t AresChannel::send_vector(ares_socket_t socket, const struct iovec* vector, int count, void*) {
+  msghdr message{};
+  message.msg_iov = const_cast<iovec*>(vector);
+  message.msg_iovlen = static_cast<size_t>(count);
+  return ::sendmsg(socket, &message, MSG_NOSIGNAL);  // a closed TCP peer must not raise SIGPIPE
+}
+
 void AresChannel::on_socket_state(void* data, ares_socket_t socket, int readable, int writable) {
   auto* self = static_cast<AresChannel*>(data);
+  ++self->socket_generation_;
   if (!readable && !writable) {
     self->sockets_.erase(socket);
   } else {

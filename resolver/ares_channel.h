@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "resolver/server_list.h"
@@ -33,16 +34,37 @@ class AresChannel {
   AresChannel& operator=(const AresChannel&) = delete;
 
   ares_channel get() const { return channel_; }
+  // The error rcode (SERVFAIL, NOTIMP or REFUSED) of the last UDP answer c-ares read for DNS
+  // ID `id`, or 0. c-ares 1.18.1 skips to the next server on these and, when every server
+  // has had its tries, reports ARES_ECONNREFUSED as for an unreachable server; this tells
+  // the two apart. Meaningful while the IDs of the queries in flight are distinct.
+  uint8_t error_rcode(uint16_t id) const { return error_rcodes_[id]; }
+  void clear_error_rcode(uint16_t id) { error_rcodes_[id] = 0; }
   const std::unordered_map<ares_socket_t, Interest>& sockets() const { return sockets_; }
+  // Changes whenever c-ares opens or closes a socket or changes what it waits for on one.
+  uint64_t socket_generation() const { return socket_generation_; }
+  // How long c-ares waits for one answer before its next try.
+  std::chrono::milliseconds attempt_timeout() const { return attempt_timeout_; }
   // Ends every query (their callbacks run with ARES_EDESTRUCTION) and frees the channel.
   void destroy();
 
  private:
   AresChannel() = default;
   static void on_socket_state(void* data, ares_socket_t socket, int readable, int writable);
+  // c-ares' socket I/O, through us (ares_set_socket_functions): plain system calls, and every
+  // UDP datagram read is looked at for an error rcode.
+  static ares_socket_t open_socket(int domain, int type, int protocol, void* data);
+  static int close_socket(ares_socket_t socket, void* data);
+  static int connect_socket(ares_socket_t socket, const struct sockaddr* address, ares_socklen_t length, void* data);
+  static ares_ssize_t receive(ares_socket_t socket, void* buffer, size_t length, int flags, struct sockaddr* from,
+                              ares_socklen_t* from_length, void* data);
+  static ares_ssize_t send_vector(ares_socket_t socket, const struct iovec* vector, int count, void* data);
 
   ares_channel channel_ = nullptr;
   std::unordered_map<ares_socket_t, Interest> sockets_;
+  uint64_t socket_generation_ = 0;
+  std::chrono::milliseconds attempt_timeout_{0};
+  std::vector<uint8_t> error_rcodes_ = std::vector<uint8_t>(65536, 0);  // by DNS ID
 };
 
 }  // namespace epmdns::resolver

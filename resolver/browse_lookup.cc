@@ -15,7 +15,7 @@ void NamesLookup::start(QuerySender& sender) {
   sender.send(shared_from_this(), kPtrTag, browse_, wire::rrtype::PTR);
 }
 
-void NamesLookup::fail(Status status) { deliver(NamesResult{status, {}, 0, false}); }
+void NamesLookup::fail(Status status, Failure failure) { deliver(NamesResult{status, {}, 0, false, failure}); }
 
 void NamesLookup::deliver(NamesResult result) {
   if (!mark_finished()) return;
@@ -25,7 +25,7 @@ void NamesLookup::deliver(NamesResult result) {
 
 void NamesLookup::on_answer(QuerySender& sender, int tag, const Answer& answer) {
   if (finished()) return;
-  if (answer.status != Status::kOk) return fail(answer.status);
+  if (answer.status != Status::kOk) return fail(answer.status, answer.failure);
   if (tag == kPtrTag) return on_ptr(sender, *answer.response);
   on_srv(static_cast<size_t>(tag), *answer.response);
 }
@@ -33,7 +33,7 @@ void NamesLookup::on_answer(QuerySender& sender, int tag, const Answer& answer) 
 void NamesLookup::on_ptr(QuerySender& sender, const Response& response) {
   if (Status status = rcode_status(response); status != Status::kOk) {
     if (status == Status::kNotFound) return deliver(NamesResult{status, {}, negative_ttl(response), false});
-    return fail(status);
+    return fail(status, rcode_failure(response));
   }
   ttl_ = min_data_ttl(response);
   for (const wire::Name& instance : find_ptr_targets(response, browse_)) {
@@ -54,7 +54,7 @@ void NamesLookup::on_srv(size_t index, const Response& response) {
   if (index >= entries_.size()) return;
   Entry& entry = entries_[index];
   const Status status = rcode_status(response);
-  if (status == Status::kServerFailure) return fail(status);
+  if (status == Status::kServerFailure) return fail(status, rcode_failure(response));
   auto srv = find_srv(response, entry.instance);
   ttl_ = std::min(ttl_, srv ? srv->ttl : negative_ttl(response));
   if (srv && !srv->target.is_root()) {
@@ -79,7 +79,7 @@ void NodesLookup::start(QuerySender& sender) {
   sender.send(shared_from_this(), kPtrTag, browse_, wire::rrtype::PTR);
 }
 
-void NodesLookup::fail(Status status) { deliver(NodesResult{status, {}, 0, false}); }
+void NodesLookup::fail(Status status, Failure failure) { deliver(NodesResult{status, {}, 0, false, failure}); }
 
 void NodesLookup::deliver(NodesResult result) {
   if (!mark_finished()) return;
@@ -89,11 +89,11 @@ void NodesLookup::deliver(NodesResult result) {
 
 void NodesLookup::on_answer(QuerySender&, int, const Answer& answer) {
   if (finished()) return;
-  if (answer.status != Status::kOk) return fail(answer.status);
+  if (answer.status != Status::kOk) return fail(answer.status, answer.failure);
   const Response& response = *answer.response;
   if (Status status = rcode_status(response); status != Status::kOk) {
     if (status == Status::kNotFound) return deliver(NodesResult{status, {}, negative_ttl(response), false});
-    return fail(status);
+    return fail(status, rcode_failure(response));
   }
   NodesResult result{Status::kOk, {}, min_data_ttl(response), false};
   for (const wire::Name& instance : find_ptr_targets(response, browse_)) {

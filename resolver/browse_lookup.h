@@ -19,7 +19,7 @@ class NamesLookup : public Operation {
 
   void start(QuerySender& sender) override;
   void on_answer(QuerySender& sender, int tag, const Answer& answer) override;
-  void fail(Status status) override;
+  void fail(Status status, Failure failure) override;
 
  private:
   struct Entry {
@@ -47,7 +47,7 @@ class NodesLookup : public Operation {
 
   void start(QuerySender& sender) override;
   void on_answer(QuerySender& sender, int tag, const Answer& answer) override;
-  void fail(Status status) override;
+  void fail(Status status, Failure failure) override;
 
  private:
   void deliver(NodesResult result);

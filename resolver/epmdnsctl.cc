@@ -60,7 +60,8 @@ options:
 
 exit codes: 0 ok, 1 not found, 2 usage or bad input (names, key file), 3 refused by the
 server (an rcode such as REFUSED/YXDOMAIN/NXRRSET, or a TSIG error: BADKEY, BADSIG, BADTIME),
-4 timeout or server unreachable, 5 other server failure.
+4 timeout or server unreachable (no server answered), 5 a server answered a lookup with
+SERVFAIL/REFUSED/NOTIMP or a malformed answer, or another failure.
 )";
 
 struct Options {
@@ -173,6 +174,22 @@ int status_exit(Status status) {
   }
 }
 
+// What the error line says after the status, e.g. "timeout (every server unreachable)".
+std::string failure_text(Failure failure) {
+  switch (failure) {
+    case Failure::kNone: return "";
+    case Failure::kTimedOut: return " (no answer in time)";
+    case Failure::kUnreachable: return " (every server unreachable)";
+    case Failure::kServFail: return " (the server answered SERVFAIL)";
+    case Failure::kRefused: return " (the server answered REFUSED)";
+    case Failure::kNotImp: return " (the server answered NOTIMP)";
+    case Failure::kBadRcode: return " (the server answered an error rcode)";
+    case Failure::kMalformed: return " (malformed answer)";
+    case Failure::kLocal: return " (local error)";
+  }
+  return "";
+}
+
 int update_exit(const UpdateResult& r) {
   switch (r.status) {
     case UpdateStatus::kOk: return kOk;
@@ -199,12 +216,12 @@ int lookup(const Options& o) {
   }
   auto resolver = make_resolver(o);
   if (!resolver.ok()) return fail(kUsage, resolver.status().message());
-  auto failed = [&](Status s, std::string_view what) {
-    return fail(status_exit(s), absl::StrCat(std::string(what), ": ", std::string(status_name(s))));
+  auto failed = [&](Status s, Failure f, std::string_view what) {
+    return fail(status_exit(s), absl::StrCat(std::string(what), ": ", std::string(status_name(s)), failure_text(f)));
   };
   if (command == "resolve") {
     NodeResult r = (*resolver)->lookup_node_sync(o.args[1], o.inet6 ? Family::kInet6 : Family::kInet);
-    if (r.status != Status::kOk) return failed(r.status, o.args[1]);
+    if (r.status != Status::kOk) return failed(r.status, r.failure, o.args[1]);
     if (o.json) {
       std::cout << "{\"node\":" << quoted(o.args[1]) << ",\"address\":" << quoted(r.address_text)
                 << ",\"port\":" << r.port << ",\"version\":" << r.version << ",\"ttl\":" << r.ttl << "}\n";
@@ -216,7 +233,7 @@ int lookup(const Options& o) {
   }
   if (command == "names") {
     NamesResult r = (*resolver)->names_sync(o.args[1]);
-    if (r.status != Status::kOk) return failed(r.status, o.args[1]);
+    if (r.status != Status::kOk) return failed(r.status, r.failure, o.args[1]);
     if (o.json) {
       std::cout << "[";
       for (size_t i = 0; i < r.names.size(); ++i) {
@@ -229,7 +246,7 @@ int lookup(const Options& o) {
     return kOk;
   }
   NodesResult r = (*resolver)->nodes_sync(o.args.size() == 2 ? o.args[1] : "");
-  if (r.status != Status::kOk) return failed(r.status, o.args.size() == 2 ? o.args[1] : o.domain);
+  if (r.status != Status::kOk) return failed(r.status, r.failure, o.args.size() == 2 ? o.args[1] : o.domain);
   if (o.json) {
     std::cout << "[";
     for (size_t i = 0; i < r.nodes.size(); ++i) std::cout << (i ? "," : "") << quoted(r.nodes[i]);

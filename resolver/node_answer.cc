@@ -49,6 +49,15 @@ Status rcode_status(const Response& response) {
   }
 }
 
+Failure rcode_failure(const Response& response) {
+  switch (response.rcode) {
+    case wire::rcode::SERVFAIL: return Failure::kServFail;
+    case wire::rcode::REFUSED: return Failure::kRefused;
+    case wire::rcode::NOTIMP: return Failure::kNotImp;
+    default: return Failure::kBadRcode;
+  }
+}
+
 std::optional<Srv> find_srv(const Response& response, const wire::Name& owner) {
   std::optional<Srv> best;
   for (const Record& record : response.records) {

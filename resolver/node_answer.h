@@ -15,6 +15,8 @@ namespace epmdns::resolver {
 
 // kOk for NOERROR, kNotFound for NXDOMAIN, kServerFailure for any other rcode.
 Status rcode_status(const Response& response);
+// Which Failure an error rcode is (kServFail, kRefused, kNotImp, else kBadRcode).
+Failure rcode_failure(const Response& response);
 
 struct Srv {
   uint16_t priority = 0, weight = 0, port = 0;

@@ -13,7 +13,7 @@ void NodeLookup::start(QuerySender& sender) {
   sender.send(shared_from_this(), kSrv, instance_, wire::rrtype::SRV);
 }
 
-void NodeLookup::fail(Status status) {
+void NodeLookup::fail(Status status, Failure failure) {
   if (status == Status::kTimeout && have_address_ && !have_version_) {
     // Only the TXT is missing when time runs out: a node without one speaks the default.
     have_version_ = true;
@@ -22,6 +22,7 @@ void NodeLookup::fail(Status status) {
   result_ = NodeResult{};
   result_.status = status;
   result_.family = family_;
+  result_.failure = failure;
   deliver();
 }
 
@@ -42,14 +43,14 @@ void NodeLookup::deliver() {
 void NodeLookup::on_answer(QuerySender& sender, int tag, const Answer& answer) {
   if (finished()) return;
   if (tag == kVersion) return on_version(answer);
-  if (answer.status != Status::kOk) return fail(answer.status);
+  if (answer.status != Status::kOk) return fail(answer.status, answer.failure);
   if (tag == kSrv) return on_srv(sender, *answer.response);
   on_address(*answer.response);
 }
 
 void NodeLookup::on_srv(QuerySender& sender, const Response& response) {
   if (Status status = rcode_status(response); status != Status::kOk) {
-    return status == Status::kNotFound ? not_found(negative_ttl(response)) : fail(status);
+    return status == Status::kNotFound ? not_found(negative_ttl(response)) : fail(status, rcode_failure(response));
   }
   auto srv = find_srv(response, instance_);
   if (!srv) return not_found(negative_ttl(response));
@@ -77,7 +78,7 @@ void NodeLookup::on_srv(QuerySender& sender, const Response& response) {
 
 void NodeLookup::on_address(const Response& response) {
   const Status status = rcode_status(response);
-  if (status == Status::kServerFailure) return fail(status);
+  if (status == Status::kServerFailure) return fail(status, rcode_failure(response));
   auto address = find_address(response, target_, family_);
   // NXDOMAIN, or the host has no address of this family.
   if (!address) return not_found(std::min(result_.ttl, negative_ttl(response)));

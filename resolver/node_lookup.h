@@ -17,7 +17,7 @@ class NodeLookup : public Operation {
 
   void start(QuerySender& sender) override;
   void on_answer(QuerySender& sender, int tag, const Answer& answer) override;
-  void fail(Status status) override;
+  void fail(Status status, Failure failure) override;
 
  private:
   enum Tag { kSrv, kAddress, kVersion };

@@ -18,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 // What came back for one query: kOk with a parsed response (whatever its rcode), or why not.
 struct Answer {
   Status status = Status::kServerFailure;
+  Failure failure = Failure::kNone;  // for a status other than kOk
   std::optional<Response> response;
 };
 
@@ -37,9 +38,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
   virtual void start(QuerySender& sender) = 0;
   virtual void on_answer(QuerySender& sender, int tag, const Answer& answer) = 0;
-  // Ends the operation with a failure (kTimeout at the deadline, kCancelled at shutdown);
-  // nothing happens if it has already finished. The callback runs at most once.
-  virtual void fail(Status status) = 0;
+  // Ends the operation with a failure (kTimeout/kTimedOut at the deadline, kCancelled at
+  // shutdown); nothing happens if it has already finished. The callback runs at most once.
+  virtual void fail(Status status, Failure failure) = 0;
 
   bool finished() const { return finished_; }
   Clock::time_point deadline() const { return deadline_; }

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <random>
@@ -31,17 +33,52 @@ std::string_view status_name(Status status) {
   return "unknown";
 }
 
+std::string_view failure_name(Failure failure) {
+  switch (failure) {
+    case Failure::kNone: return "";
+    case Failure::kTimedOut: return "timed_out";
+    case Failure::kUnreachable: return "unreachable";
+    case Failure::kServFail: return "servfail";
+    case Failure::kRefused: return "refused";
+    case Failure::kNotImp: return "notimp";
+    case Failure::kBadRcode: return "bad_rcode";
+    case Failure::kMalformed: return "malformed";
+    case Failure::kLocal: return "local";
+  }
+  return "unknown";
+}
+
 namespace {
 
-Status ares_status(int status) {
+// True while this thread holds a Resolver's channel lock in submit (c-ares callbacks that
+// come at once are then deferred, and nested calls queue).
+thread_local bool t_holding_channel = false;
+
+// What a c-ares status means. c-ares moves on to the next server after a timeout, a refused
+// connection, SERVFAIL, REFUSED and NOTIMP, and reports the last of these when every server
+// has had its tries.
+Failure ares_failure(int status) {
   switch (status) {
-    case ARES_SUCCESS: return Status::kOk;
-    case ARES_ETIMEOUT: return Status::kTimeout;
-    case ARES_ECANCELLED:
-    case ARES_EDESTRUCTION: return Status::kCancelled;
-    default: return Status::kServerFailure;  // ESERVFAIL, EREFUSED, ECONNREFUSED, EBADRESP...
+    case ARES_SUCCESS: return Failure::kNone;
+    case ARES_ETIMEOUT: return Failure::kTimedOut;
+    case ARES_ECONNREFUSED: return Failure::kUnreachable;
+    case ARES_ESERVFAIL: return Failure::kServFail;
+    case ARES_EREFUSED: return Failure::kRefused;
+    case ARES_ENOTIMP: return Failure::kNotImp;
+    case ARES_EFORMERR: return Failure::kBadRcode;
+    case ARES_EBADRESP: return Failure::kMalformed;
+    default: return Failure::kLocal;  // ENOMEM, no servers, ...
   }
 }
+
+// At most ResolverOptions::max_queries_in_flight queries are handed to c-ares at once; more
+// wait in the Resolver's queue. It keeps a burst (say 100,000 lookups) from overflowing the
+// socket buffers on either side (epmdnsd's default 208 KiB holds about 200 queries; a dropped
+// datagram costs a whole attempt timeout), keeps c-ares' per-query scans short (1.18.1 walks
+// every query for each timeout computation), and lets every query in flight have its own DNS
+// ID. Loopback needs fewer than that to stay busy.
+constexpr size_t kDefaultQueriesInFlight = 128;
+constexpr size_t kMaxQueriesInFlight = 16384;
 
 }  // namespace
 
@@ -51,7 +88,11 @@ class Resolver::Impl : public QuerySender {
  public:
   Impl(std::unique_ptr<AresChannel> channel, ResolverOptions options, wire::Name domain, int wake_fd)
       : options_(std::move(options)), domain_(domain), wake_fd_(wake_fd), channel_(std::move(channel)),
-        ids_(std::random_device{}()) {
+        random_(std::random_device{}()), ids_in_use_(65536, false),
+        max_in_flight_(options_.max_queries_in_flight == 0
+                           ? kDefaultQueriesInFlight
+                           : std::min(options_.max_queries_in_flight, kMaxQueriesInFlight)),
+        max_sleep_(std::max(std::chrono::milliseconds(1), std::min(channel_->attempt_timeout(), options_.timeout))) {
     if (options_.cache.enabled) make_caches();
   }
 
@@ -77,25 +118,53 @@ class Resolver::Impl : public QuerySender {
   LookupCache<NamesResult>* names_cache() { return names_cache_.get(); }
   LookupCache<NodesResult>* nodes_cache() { return nodes_cache_.get(); }
 
-  // Any thread: hands an operation to the resolver thread.
+  // Any thread: starts an operation. When the resolver thread is waiting in poll (the
+  // channel lock is free), the caller starts it itself: its query is on the wire at once,
+  // and the resolver thread is not even woken unless c-ares changed its sockets (it never
+  // sleeps longer than max_sleep_, shorter than any new query's first timer, so it sees
+  // the new timers in time; the answer wakes it through the socket it already watches).
+  // That leaves one thread hand-off per uncached lookup (the answer) instead of two.
+  // Otherwise (the resolver thread is busy, or this is a callback) the operation is queued
+  // for the resolver thread, which is woken.
   void submit(std::shared_ptr<Operation> op) {
-    bool stopping;
-    {
-      std::lock_guard lock(mutex_);
-      stopping = stopping_;
-      if (!stopping) incoming_.push_back(op);
+    if (!t_holding_channel && !on_resolver_thread() && channel_mutex_.try_lock()) {
+      std::unique_lock channel(channel_mutex_, std::adopt_lock);
+      bool stopping;
+      {
+        std::lock_guard lock(mutex_);
+        stopping = stopping_;
+      }
+      if (!stopping) {
+        const uint64_t generation = channel_->socket_generation();
+        t_holding_channel = true;
+        activate(op);
+        op->start(*this);  // answers that c-ares gives at once are deferred (on_ares_answer)
+        t_holding_channel = false;
+        const bool wake_needed = channel_->socket_generation() != generation || !deferred_.empty();
+        channel.unlock();
+        if (wake_needed) wake();
+        return;
+      }
+    } else {
+      bool stopping;
+      {
+        std::lock_guard lock(mutex_);
+        stopping = stopping_;
+        if (!stopping) incoming_.push_back(op);
+      }
+      if (!stopping) {
+        wake();
+        return;
+      }
     }
-    if (stopping) {
-      op->fail(Status::kCancelled);
-      return;
-    }
-    wake();
+    op->fail(Status::kCancelled, Failure::kNone);
   }
 
+  // Resolver thread: sends at once while fewer than max_in_flight_ are out, else queues.
   void send(std::shared_ptr<Operation> op, int tag, const wire::Name& qname, uint16_t qtype) override {
-    const auto query = build_query(static_cast<uint16_t>(ids_()), qname, qtype, options_.udp_payload);
-    auto* pending = new PendingQuery{std::move(op), tag, this};
-    ares_send(channel_->get(), query.data(), static_cast<int>(query.size()), &Impl::on_ares_answer, pending);
+    Query query{std::move(op), tag, build_query(0, qname, qtype, options_.udp_payload)};
+    if (in_flight_ < max_in_flight_ && waiting_.empty()) return transmit(std::move(query));
+    waiting_.push_back(std::move(query));
   }
 
  private:
@@ -121,25 +190,105 @@ class Resolver::Impl : public QuerySender {
         });
   }
 
+  // A query not yet handed to c-ares: its bytes, with the ID filled in when it is sent.
+  struct Query {
+    std::shared_ptr<Operation> op;
+    int tag;
+    std::vector<uint8_t> packet;
+  };
+
+  // A query in c-ares' hands.
   struct PendingQuery {
     std::shared_ptr<Operation> op;
     int tag;
+    uint16_t id;
     Impl* impl;
   };
 
-  static void on_ares_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
-    std::unique_ptr<PendingQuery> pending(static_cast<PendingQuery*>(arg));
-    if (pending->op->finished()) return;
-    Answer answer;
-    answer.status = ares_status(status);
-    if (answer.status == Status::kOk) {
-      answer.response = parse_response({abuf, static_cast<size_t>(std::max(alen, 0))});
-      if (!answer.response) answer.status = Status::kServerFailure;  // malformed answer
+  // A random DNS ID that no query in flight has (c-ares matches answers by ID, then
+  // question: two queries with one ID would lose one answer).
+  uint16_t take_id() {
+    for (;;) {
+      const auto id = static_cast<uint16_t>(random_());
+      if (!ids_in_use_[id]) {
+        ids_in_use_[id] = true;
+        channel_->clear_error_rcode(id);
+        return id;
+      }
     }
-    pending->op->on_answer(*pending->impl, pending->tag, answer);
   }
 
+  void transmit(Query query) {
+    const uint16_t id = take_id();
+    query.packet[0] = static_cast<uint8_t>(id >> 8);
+    query.packet[1] = static_cast<uint8_t>(id & 0xFF);
+    ++in_flight_;
+    auto* pending = new PendingQuery{std::move(query.op), query.tag, id, this};
+    // c-ares copies the packet; its callback may run before ares_send returns.
+    ares_send(channel_->get(), query.packet.data(), static_cast<int>(query.packet.size()), &Impl::on_ares_answer,
+              pending);
+  }
+
+  // Hands waiting queries to c-ares as room frees up; those of finished operations (past
+  // their deadline while waiting) are dropped unsent.
+  void send_waiting() {
+    while (in_flight_ < max_in_flight_ && !waiting_.empty()) {
+      Query query = std::move(waiting_.front());
+      waiting_.pop_front();
+      if (!query.op->finished()) transmit(std::move(query));
+    }
+  }
+
+  static void on_ares_answer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
+    std::unique_ptr<PendingQuery> pending(static_cast<PendingQuery*>(arg));
+    Impl* impl = pending->impl;
+    --impl->in_flight_;
+    impl->ids_in_use_[pending->id] = false;
+    if (pending->op->finished()) return;
+    if (t_holding_channel) {
+      // Inside a caller's submit (c-ares failed at once): operations run their callbacks on
+      // the resolver thread, never under a caller's channel lock.
+      const auto* bytes = abuf;
+      impl->deferred_.push_back(
+          Deferred{std::move(pending), status, std::vector<uint8_t>(bytes, bytes + std::max(alen, 0))});
+      return;
+    }
+    answer_query(std::move(pending), status, abuf, alen);
+  }
+
+  static void answer_query(std::unique_ptr<PendingQuery> pending, int status, const unsigned char* abuf, int alen) {
+    Impl* impl = pending->impl;
+    Answer answer;
+    answer.failure = ares_failure(status);
+    if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
+      answer.status = Status::kCancelled;
+      answer.failure = Failure::kNone;
+    } else if (answer.failure != Failure::kNone) {
+      // A server that answered SERVFAIL/REFUSED/NOTIMP makes it a server failure, whatever
+      // c-ares reports after trying the others (1.18.1: "connection refused").
+      switch (impl->channel_->error_rcode(pending->id)) {
+        case 2: answer.failure = Failure::kServFail; break;
+        case 4: answer.failure = Failure::kNotImp; break;
+        case 5: answer.failure = Failure::kRefused; break;
+        default: break;
+      }
+      answer.status = failure_status(answer.failure);
+    } else {
+      answer.status = Status::kOk;
+      answer.response = parse_response({abuf, static_cast<size_t>(std::max(alen, 0))});
+      if (!answer.response) {
+        answer.status = Status::kServerFailure;
+        answer.failure = Failure::kMalformed;
+      }
+    }
+    pending->op->on_answer(*impl, pending->tag, answer);
+  }
+
+  // One write per wake-up however many callers ask: wake_pending_ stays set from the first
+  // write until the resolver thread has read the eventfd (read first, then cleared, so a
+  // waker that sees it set knows the resolver thread has yet to look at the work it left).
   void wake() {
+    if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
   }
@@ -147,39 +296,75 @@ class Resolver::Impl : public QuerySender {
   void drain_wake() {
     uint64_t value;
     [[maybe_unused]] ssize_t n = read(wake_fd_, &value, sizeof value);
+    wake_pending_.store(false, std::memory_order_release);
   }
+
+  // Answers c-ares gave inside a caller's submit, handed over to the resolver thread.
+  void answer_deferred() {
+    while (!deferred_.empty()) {
+      Deferred d = std::move(deferred_.front());
+      deferred_.pop_front();
+      if (!d.pending->op->finished()) {
+        answer_query(std::move(d.pending), d.status, d.answer.data(), static_cast<int>(d.answer.size()));
+      }
+    }
+  }
+
+  void activate(const std::shared_ptr<Operation>& op) {
+    active_.push_back(op);
+    std::push_heap(active_.begin(), active_.end(), LaterDeadline{});
+  }
+
+  // Operations ordered by deadline, the earliest at the front of the heap.
+  struct LaterDeadline {
+    bool operator()(const std::shared_ptr<Operation>& a, const std::shared_ptr<Operation>& b) const {
+      return a->deadline() > b->deadline();
+    }
+  };
 
   // Starts new operations; false once shutdown has been asked for.
   bool take_incoming() {
-    std::vector<std::shared_ptr<Operation>> batch;
+    std::vector<std::shared_ptr<Operation>>& batch = batch_;  // swapped with incoming_: both keep their capacity
     bool stopping;
     {
       std::lock_guard lock(mutex_);
       batch.swap(incoming_);
       stopping = stopping_;
     }
+    struct Clear {
+      std::vector<std::shared_ptr<Operation>>& batch;
+      ~Clear() { batch.clear(); }
+    } clear{batch};
     for (auto& op : batch) {
-      active_.push_back(op);
       if (stopping) {
-        op->fail(Status::kCancelled);
-      } else {
-        op->start(*this);
+        op->fail(Status::kCancelled, Failure::kNone);
+        continue;
       }
+      activate(op);
+      op->start(*this);
     }
     return !stopping;
   }
 
-  // Fails operations past their deadline, forgets finished ones; the next deadline, if any.
+  // Fails operations past their deadline; the next deadline, if any. Only the front of the
+  // heap is looked at, so a loop turn costs O(log n) however many operations are pending;
+  // finished ones deeper in the heap are swept out when it has doubled since the last sweep.
   std::optional<Clock::time_point> expire() {
     const auto now = Clock::now();
-    std::optional<Clock::time_point> next;
-    // fail() may run user code but never touches active_ (submit goes through incoming_).
-    for (auto& op : active_) {
-      if (!op->finished() && op->deadline() <= now) op->fail(Status::kTimeout);
-      if (!op->finished()) next = next ? std::min(*next, op->deadline()) : op->deadline();
+    while (!active_.empty() && (active_.front()->finished() || active_.front()->deadline() <= now)) {
+      std::pop_heap(active_.begin(), active_.end(), LaterDeadline{});
+      std::shared_ptr<Operation> op = std::move(active_.back());
+      active_.pop_back();
+      // May run user code, which may submit (incoming_) but never touches active_.
+      if (!op->finished()) op->fail(Status::kTimeout, Failure::kTimedOut);
     }
-    std::erase_if(active_, [](const auto& op) { return op->finished(); });
-    return next;
+    if (active_.size() >= sweep_at_) {
+      std::erase_if(active_, [](const auto& op) { return op->finished(); });
+      std::make_heap(active_.begin(), active_.end(), LaterDeadline{});
+      sweep_at_ = std::max<size_t>(kMinSweep, 2 * active_.size());
+    }
+    if (active_.empty()) return std::nullopt;
+    return active_.front()->deadline();
   }
 
   int poll_timeout_ms(std::optional<Clock::time_point> next_deadline) {
@@ -191,43 +376,78 @@ class Resolver::Impl : public QuerySender {
       const auto until = std::chrono::ceil<std::chrono::milliseconds>(*next_deadline - Clock::now()).count();
       ms = std::min<long long>(ms, std::max<long long>(until, 0));
     }
-    return static_cast<int>(std::clamp<long long>(ms, 0, 3600 * 1000));
+    return static_cast<int>(std::clamp<long long>(ms, 0, max_sleep_.count()));
   }
 
   void run() {
+    std::unique_lock channel(channel_mutex_);  // released only while waiting in poll
     std::vector<pollfd> fds;
     while (take_incoming()) {
+      answer_deferred();
+      send_waiting();
       const auto next_deadline = expire();
       fds.clear();
       fds.push_back(pollfd{wake_fd_, POLLIN, 0});
       for (const auto& [fd, interest] : channel_->sockets()) {
         fds.push_back(pollfd{fd, static_cast<short>((interest.read ? POLLIN : 0) | (interest.write ? POLLOUT : 0)), 0});
       }
-      const int ready = poll(fds.data(), fds.size(), poll_timeout_ms(next_deadline));
+      const int timeout_ms = poll_timeout_ms(next_deadline);
+      channel.unlock();
+      const int ready = poll(fds.data(), fds.size(), timeout_ms);
+      channel.lock();
       if (ready > 0 && (fds[0].revents & POLLIN)) drain_wake();
+      bool processed = false;
       for (size_t i = 1; ready > 0 && i < fds.size(); ++i) {
         if (fds[i].revents == 0) continue;
         const bool readable = fds[i].revents & (POLLIN | POLLERR | POLLHUP);
         const bool writable = fds[i].revents & (POLLOUT | POLLERR | POLLHUP);
         ares_process_fd(channel_->get(), readable ? fds[i].fd : ARES_SOCKET_BAD,
                         writable ? fds[i].fd : ARES_SOCKET_BAD);
+        processed = true;
+        send_waiting();
       }
-      ares_process_fd(channel_->get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // c-ares' own timeouts
+      // c-ares' own timeouts (every ares_process_fd call above has seen to them already).
+      if (!processed) ares_process_fd(channel_->get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);
       expire();
     }
     // Shutdown: every caller hears kCancelled, then c-ares ends its queries (their answers
     // find the operations finished).
-    for (auto& op : active_) op->fail(Status::kCancelled);
+    waiting_.clear();
+    deferred_.clear();
+    for (auto& op : active_) op->fail(Status::kCancelled, Failure::kNone);
     active_.clear();
     channel_->destroy();
   }
+
+  static constexpr size_t kMinSweep = 64;
 
   ResolverOptions options_;
   wire::Name domain_;
   int wake_fd_;
   std::unique_ptr<AresChannel> channel_;
-  std::mt19937 ids_;
-  std::vector<std::shared_ptr<Operation>> active_;  // resolver thread only
+
+  // Under channel_mutex_: held by the resolver thread except while it waits in poll, and by
+  // a caller starting an operation itself (submit).
+  std::mutex channel_mutex_;
+  std::mt19937 random_;
+  std::vector<bool> ids_in_use_;                    // DNS IDs of the queries c-ares has
+  size_t max_in_flight_;
+  // The longest poll: no new query's first timer (c-ares' attempt timeout, the call's
+  // deadline) can come sooner, so callers starting queries need not wake the thread.
+  std::chrono::milliseconds max_sleep_;
+  size_t in_flight_ = 0;                            // queries c-ares has
+  std::deque<Query> waiting_;                       // queries waiting for room
+  std::vector<std::shared_ptr<Operation>> active_;  // unfinished operations: a heap by deadline
+  size_t sweep_at_ = kMinSweep;
+  struct Deferred {
+    std::unique_ptr<PendingQuery> pending;
+    int status;
+    std::vector<uint8_t> answer;
+  };
+  std::deque<Deferred> deferred_;
+  std::atomic<bool> wake_pending_{false};
+
+  std::vector<std::shared_ptr<Operation>> batch_;   // take_incoming's, kept for its capacity
 
   std::mutex mutex_;
   std::vector<std::shared_ptr<Operation>> incoming_;
@@ -290,7 +510,7 @@ std::optional<NodeResult> Resolver::try_cached(std::string_view node, Family fam
 
 void Resolver::names(std::string_view host, NamesCallback callback) {
   auto browse = browse_name(host, impl_->domain());
-  if (!browse) return callback(NamesResult{Status::kBadName, {}, 0, false});
+  if (!browse) return callback(NamesResult{Status::kBadName, {}, 0, false, Failure::kNone});
   if (auto* cache = impl_->names_cache()) return cache->lookup(browse->wire(), std::move(callback));
   impl_->submit(std::make_shared<NamesLookup>(impl_->deadline(), *browse, std::move(callback)));
 }
@@ -300,7 +520,7 @@ void Resolver::nodes(std::string_view zone, NodesCallback callback) {
   std::string text = zone.empty() ? impl_->domain().to_text() : std::string(zone);
   if (text.back() != '.') text.push_back('.');
   auto browse = browse_name(text, impl_->domain());
-  if (!browse) return callback(NodesResult{Status::kBadName, {}, 0, false});
+  if (!browse) return callback(NodesResult{Status::kBadName, {}, 0, false, Failure::kNone});
   if (auto* cache = impl_->nodes_cache()) return cache->lookup(browse->wire(), std::move(callback));
   impl_->submit(std::make_shared<NodesLookup>(impl_->deadline(), *browse, std::move(callback)));
 }

@@ -23,6 +23,10 @@ struct ResolverOptions {
   std::chrono::milliseconds timeout{1000};   // total bound of each call, whatever servers do
   uint16_t udp_payload = 1232;               // EDNS(0) UDP size, 512-4096; 0: no EDNS, 512-byte answers
   CacheOptions cache;                        // answers kept for their TTL (cache.enabled = false: none)
+  // Queries handed to c-ares at once; the others wait in order (each call keeps its own
+  // deadline). Bounded so that a burst cannot overflow a server's socket buffer: a dropped
+  // datagram costs a whole attempt timeout. 0 means the default.
+  size_t max_queries_in_flight = 128;
 };
 
 class Resolver {

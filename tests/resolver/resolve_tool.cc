@@ -4,7 +4,11 @@
 //   epmdns_resolve [--servers LIST] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]
 //                  [--no-cache] [--stale-for-s N]
 //                  node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE] | script
+//                  | many COUNT TEMPLATE [inet|inet6]
 // --parallel N makes N node lookups at once and adds "ok_count": how many came back kOk.
+// many COUNT TEMPLATE [inet|inet6]: COUNT lookups at once, of TEMPLATE with "{i}" replaced by
+// 0..COUNT-1 (say n{i}@h{i}); prints one summary JSON line, then "i status port address
+// version" for each lookup, in order.
 // script: one Resolver (and so one cache) for many calls: reads one command a line from
 // stdin ("node app1@host1", "names host1", ...) and prints one JSON line for each.
 #include <atomic>
@@ -31,12 +35,46 @@ std::string quoted(std::string_view text) { return epmdns::resolver::json_quote(
 int usage() {
   std::cerr << "usage: epmdns_resolve [--servers LIST] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]\n"
                "                      [--no-cache] [--stale-for-s N]\n"
-               "                      node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE] | script\n";
+               "                      node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE] | script\n"
+               "                      | many COUNT TEMPLATE [inet|inet6]\n";
   return 2;
 }
 
-std::string tail(uint32_t ttl, bool stale) {
-  return ", \"ttl\": " + std::to_string(ttl) + ", \"stale\": " + (stale ? "true" : "false");
+std::string tail(uint32_t ttl, bool stale, epmdns::resolver::Failure failure) {
+  return ", \"ttl\": " + std::to_string(ttl) + ", \"stale\": " + (stale ? "true" : "false") +
+         ", \"failure\": " + quoted(failure_name(failure));
+}
+
+// COUNT lookups started at once from this thread; the summary line and one line per lookup.
+std::string many(epmdns::resolver::Resolver& resolver, int count, const std::string& pattern, Family family) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<epmdns::resolver::NodeResult> results(static_cast<size_t>(count));
+  std::atomic<int> left{count};
+  std::promise<void> all_done;
+  for (int i = 0; i < count; ++i) {
+    std::string node = pattern;
+    for (size_t at; (at = node.find("{i}")) != std::string::npos;) node.replace(at, 3, std::to_string(i));
+    resolver.lookup_node(node, family, [&, i](const epmdns::resolver::NodeResult& r) {
+      results[static_cast<size_t>(i)] = r;
+      if (--left == 0) all_done.set_value();
+    });
+  }
+  const auto submitted = std::chrono::steady_clock::now();
+  all_done.get_future().wait();
+  const auto end = std::chrono::steady_clock::now();
+  int ok_count = 0;
+  for (const auto& r : results) ok_count += r.status == Status::kOk;
+  using ms = std::chrono::milliseconds;
+  std::string out = "{\"count\": " + std::to_string(count) + ", \"ok_count\": " + std::to_string(ok_count) +
+                    ", \"submit_ms\": " + std::to_string(std::chrono::duration_cast<ms>(submitted - start).count()) +
+                    ", \"elapsed_ms\": " + std::to_string(std::chrono::duration_cast<ms>(end - start).count()) + "}\n";
+  for (int i = 0; i < count; ++i) {
+    const auto& r = results[static_cast<size_t>(i)];
+    out += std::to_string(i) + " " + std::string(status_name(r.status)) + " " + std::to_string(r.port) + " " +
+           (r.address_text.empty() ? "-" : r.address_text) + " " + std::to_string(r.version) + "\n";
+  }
+  out.pop_back();
+  return out;
 }
 
 // One call; its JSON line, or "" for a malformed command.
@@ -44,6 +82,10 @@ std::string run(epmdns::resolver::Resolver& resolver, const std::vector<std::str
   const auto start = std::chrono::steady_clock::now();
   std::string out;
   if (args.empty()) return out;
+  if (args[0] == "many" && (args.size() == 3 || args.size() == 4) && std::atoi(args[1].c_str()) > 0) {
+    const Family family = args.size() == 4 && args[3] == "inet6" ? Family::kInet6 : Family::kInet;
+    return many(resolver, std::atoi(args[1].c_str()), args[2], family);
+  }
   if (args[0] == "node" && (args.size() == 2 || args.size() == 3)) {
     const Family family = args.size() == 3 && args[2] == "inet6" ? Family::kInet6 : Family::kInet;
     std::atomic<int> ok_count{0};
@@ -63,19 +105,19 @@ std::string run(epmdns::resolver::Resolver& resolver, const std::vector<std::str
     if (parallel > 1) out += "\"ok_count\": " + std::to_string(ok_count.load()) + ", ";
     out += "\"status\": " + quoted(status_name(r.status)) + ", \"address\": " + quoted(r.address_text) +
            ", \"port\": " + std::to_string(r.port) + ", \"version\": " + std::to_string(r.version) +
-           tail(r.ttl, r.stale);
+           tail(r.ttl, r.stale, r.failure);
   } else if (args[0] == "names" && args.size() == 2) {
     const auto r = resolver.names_sync(args[1]);
     out = "{\"status\": " + quoted(status_name(r.status)) + ", \"names\": [";
     for (size_t i = 0; i < r.names.size(); ++i) {
       out += (i ? ", [" : "[") + quoted(r.names[i].name) + ", " + std::to_string(r.names[i].port) + "]";
     }
-    out += "]" + tail(r.ttl, r.stale);
+    out += "]" + tail(r.ttl, r.stale, r.failure);
   } else if (args[0] == "nodes" && args.size() <= 2) {
     const auto r = resolver.nodes_sync(args.size() == 2 ? args[1] : "");
     out = "{\"status\": " + quoted(status_name(r.status)) + ", \"nodes\": [";
     for (size_t i = 0; i < r.nodes.size(); ++i) out += (i ? ", " : "") + quoted(r.nodes[i]);
-    out += "]" + tail(r.ttl, r.stale);
+    out += "]" + tail(r.ttl, r.stale, r.failure);
   } else {
     return out;
   }

@@ -8,6 +8,7 @@ epmdnsd accept.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration", "lib"))
 import harness  # noqa: E402
+from test_resolver import Relay  # noqa: E402
 
 ZONE = harness.BUNDLED_ORIGIN
 RUN_TIMEOUT = 20.0  # seconds for one epmdnsctl run (its own bound is --timeout, 3 s)
@@ -186,12 +188,89 @@ class RegisterTest(CtlTestCase):
         self.assertEqual(p.returncode, 4, p.stderr)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
+    def test_large_registration_goes_over_tcp(self):
+        # A token of 240 bytes makes the signed UPDATE over 512 bytes: TCP from the start.
+        token = "t" * 240
+        relay = Relay(self.addCleanup, (self.server.host, self.server.port))
+        argv = ("register", "big@host7", "4700", "--address", "10.0.0.7", "--key", self.key,
+                "--token", token)
+        p = run_ctl("--server", f"127.0.0.1:{relay.port}", *argv)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(relay.queries(), [("tcp", ZONE, "UPDATE")])
+        self.assertEqual(self.dig_short("big._erlang-dist._tcp.host7.erl.internal", "TXT"),
+                         [f'"vsn=6" "token={token}"'])
+        self.assertIn("big port=4700", self.ctl("names", "host7").stdout.splitlines())
+        # A small one goes over UDP.
+        p = run_ctl("--server", f"127.0.0.1:{relay.port}", "unregister", "big@host7", "--key",
+                    self.key, "--token", token)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = run_ctl("--server", f"127.0.0.1:{relay.port}", "register", "small@host7", "4701",
+                    "--address", "10.0.0.7", "--key", self.key)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(relay.queries()[1:], [("udp", ZONE, "UPDATE"), ("udp", ZONE, "UPDATE")])
+        self.assertEqual(self.dig_short("big._erlang-dist._tcp.host7.erl.internal", "SRV"), [])
+
+    def test_truncated_udp_answer_is_sent_again_over_tcp(self):
+        relay = Relay(self.addCleanup, (self.server.host, self.server.port), truncate_udp=True)
+        p = run_ctl("--server", f"127.0.0.1:{relay.port}", "register", "tc@host7", "4702",
+                    "--address", "10.0.0.7", "--key", self.key)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(relay.queries(), [("udp", ZONE, "UPDATE"), ("tcp", ZONE, "UPDATE")])
+        self.assertEqual(self.dig_short("tc._erlang-dist._tcp.host7.erl.internal", "SRV"),
+                         ["0 0 4702 host7.erl.internal."])
+
     def test_usage(self):
         p = run_ctl("register", "x@host3")
         self.assertEqual(p.returncode, 2)
         p = run_ctl("--help")
         self.assertEqual(p.returncode, 0)
         self.assertIn("exit codes", p.stdout)
+
+
+class LookupExitTest(CtlTestCase):
+    """Lookups: no server reachable or no answer in time is exit 4, a server's SERVFAIL or
+    REFUSED is exit 5; the error line says which."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = harness.start_epmdnsd(cls.addClassCleanup)
+
+    def check(self, servers, args, code, text):
+        p = run_ctl("--server", servers, "--timeout", "1", *args)
+        self.assertEqual(p.returncode, code, p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn(text, p.stderr)
+
+    def test_unreachable_is_4(self):
+        closed = f"127.0.0.1:{harness.free_port()}"
+        self.check(closed, ("resolve", "app1@host1"), 4,
+                   "app1@host1: timeout (every server unreachable)")
+        self.check(closed, ("names", "host1"), 4, "timeout (every server unreachable)")
+        self.check(closed, ("--json", "nodes"), 4, "timeout (every server unreachable)")
+
+    def test_silent_server_is_4(self):
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        self.addCleanup(silent.close)
+        started = time.monotonic()
+        self.check(f"127.0.0.1:{silent.getsockname()[1]}", ("resolve", "app1@host1"), 4,
+                   "app1@host1: timeout (no answer in time)")
+        self.assertLess(time.monotonic() - started, 10.0)  # --timeout 1, generously
+
+    def test_refused_is_5(self):
+        # The built-in zone is erl.internal.: a name elsewhere is REFUSED.
+        server = harness.listen_arg(self.server.host, self.server.port)
+        self.check(server, ("--domain", "elsewhere.test.", "resolve", "app1@host1"), 5,
+                   "app1@host1: server_failure (the server answered REFUSED)")
+        self.check(server, ("names", "host1.elsewhere.test."), 5,
+                   "server_failure (the server answered REFUSED)")
+
+    def test_found_and_not_found(self):
+        server = harness.listen_arg(self.server.host, self.server.port)
+        p = run_ctl("--server", server, "resolve", "nobody@host1")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("nobody@host1: not_found", p.stderr)
 
 
 class LeaseTest(CtlTestCase):
