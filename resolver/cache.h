@@ -30,6 +30,9 @@ struct CacheOptions {
   std::chrono::seconds max_negative_ttl{30};       // NXDOMAIN/NODATA kept at most this long
   std::chrono::seconds max_ttl{86400};             // any answer kept at most this long
   int refresh_percent = 15;                        // a hit in the last N% of the TTL refreshes
+  // A hit on an answer older than this also refreshes it in the background (0: only the
+  // TTL rule above). The hit itself is still answered at once from memory.
+  std::chrono::milliseconds refresh_after{0};
 };
 
 // A stale answer says its TTL is this (RFC 8767 §4 recommends 30 s), or what is left of
@@ -222,6 +225,7 @@ class LookupCache {
     entry.result.stale = false;
     entry.expires = now + ttl;
     entry.refresh_at = now + std::chrono::milliseconds(ttl) * (100 - options_.refresh_percent) / 100;
+    if (options_.refresh_after.count() > 0) entry.refresh_at = std::min(entry.refresh_at, now + options_.refresh_after);
     entry.stale_until = entry.expires + options_.stale_for;
   }
 

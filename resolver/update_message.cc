@@ -134,6 +134,31 @@ absl::StatusOr<std::vector<uint8_t>> build_register(const Registration& r, Preco
   return w.finish();
 }
 
+absl::StatusOr<std::vector<uint8_t>> build_takeover(const Registration& r, uint16_t old_type,
+                                                    const std::vector<std::string>& old_rdatas, uint16_t id) {
+  if (r.token.size() > 255 - 6) return absl::InvalidArgumentError("token longer than 249 bytes");
+  if (old_rdatas.empty()) return absl::InvalidArgumentError("a takeover needs the old records as prerequisite");
+  const NodeNames& n = r.names;
+  UpdateWriter w(id, n.zone);
+  for (const std::string& rdata : old_rdatas) w.prerequisite(n.instance, old_type, wire::rrclass::IN, rdata);
+  const bool v6 = r.family == Family::kInet6;
+  w.update(n.host, v6 ? wire::rrtype::AAAA : wire::rrtype::A, wire::rrclass::IN, r.ttl,
+           std::string_view(reinterpret_cast<const char*>(r.address.data()), v6 ? 16 : 4));
+  std::string srv;
+  srv.push_back(0), srv.push_back(0), srv.push_back(0), srv.push_back(0);  // priority, weight
+  srv.push_back(static_cast<char>(r.port >> 8));
+  srv.push_back(static_cast<char>(r.port & 0xFF));
+  srv += n.host.wire();
+  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::ANY, 0, "");
+  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::ANY, 0, "");
+  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::IN, r.ttl, srv);
+  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::IN, r.ttl, txt_rdata(r));
+  w.update(n.host_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
+  w.update(n.zone_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
+  if (r.lease) w.lease(*r.lease);
+  return w.finish();
+}
+
 absl::StatusOr<std::vector<uint8_t>> build_unregister(const NodeNames& n, std::string_view token, uint16_t id) {
   UpdateWriter w(id, n.zone);
   if (!token.empty()) {

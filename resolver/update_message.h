@@ -56,6 +56,13 @@ std::string txt_rdata(const Registration& registration);
 // An error if the token does not fit a TXT string or kOwnToken is asked without a token.
 absl::StatusOr<std::vector<uint8_t>> build_register(const Registration& registration, Precondition precondition,
                                                     uint16_t id);
+// Unsigned UPDATE taking the instance over from an earlier registration whose node is gone
+// (a kill -9 within its lease): its prerequisite is that the instance's `old_type` RRset
+// (TXT, or SRV when there is no TXT) is still exactly `old_rdatas` (canonical RDATA, as
+// read), so of two nodes taking over the same old registration only the first wins; then
+// the changes of build_register (the old SRV and TXT replaced by ours, the PTRs added).
+absl::StatusOr<std::vector<uint8_t>> build_takeover(const Registration& registration, uint16_t old_type,
+                                                    const std::vector<std::string>& old_rdatas, uint16_t id);
 // Unsigned UPDATE deleting everything at the instance name (SRV, TXT) and the two PTR
 // records pointing at it (class NONE, exact record); the host's address stays (other nodes
 // may share it; a leased one lapses by itself). With a token: only if it is still ours.

@@ -6,12 +6,36 @@
 //   new(Servers, Domain, TimeoutMs)          -> {ok, Res} | {error, Reason}
 //   lookup(Res, Node, Family, Ref)           -> Result | wait       (Result: {ok, Ip, Port, Vsn} | {error, R})
 //   names(Res, Host, Ref)                    -> Result | wait       (Result: {ok, [{Name, Port}]} | {error, R})
-//   register(Res, Node, Port, Family, KeyFile, Lease, Address, Ref) -> ok   ({Ref, ok | {error, Msg}} later)
+//   nodes(Res, Ref)                          -> Result | wait       (Result: {ok, ["name@host"]} | {error, R})
+//   register(Res, Node, Port, Family, KeyFile, Lease, Address, Ref) -> ok
+//       later {Ref, ok | {error, {Kind, Text}}}, Kind: taken (a live node holds the name),
+//       unreachable (no answer from the server), failed (anything else)
 //   unregister(Res, Ref)                     -> ok                  ({Ref, ok | {error, Msg}} later)
+//   log(Text)                                -> ok                  (one line on stderr)
+//
+// Registration (one UPDATE each, no gap): the name is registered if it is free (kNameFree),
+// or renewed if its TXT still holds this resource's token (kOwnToken). If another token
+// holds it, the old SRV target:port is probed over TCP (300 ms): a live node there refuses
+// the registration, as EPMD refuses a taken name; a dead one is taken over in one UPDATE
+// whose prerequisite is the old TXT, so of two nodes restarting under one name one wins.
+// A renewal that finds its token gone (the lease lapsed while the server was away)
+// registers again and tells the registering process {epmdns_nif, reregistered, Result}.
 #include <erl_nif.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
+#include <random>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -23,19 +47,40 @@
 
 #include "resolver/registrar.h"
 #include "resolver/resolver.h"
+#include "resolver/response.h"
 #include "resolver/update_client.h"
 #include "resolver/update_message.h"
+#include "wire/types.h"
 
 namespace {
 
 using namespace epmdns::resolver;
+namespace wire = epmdns::wire;
 
 ErlNifResourceType* g_type = nullptr;
 
+// The registration asked by the Erlang side (built on the worker thread: the key file is
+// read there too).
+struct RegisterArgs {
+  std::string node, key_file, address;
+  unsigned port = 0;
+  Family family = Family::kInet;
+  unsigned lease = 0;
+};
+
 struct State {
   std::unique_ptr<Resolver> resolver;
+  ResolverOptions options;
   ServerList servers;
   std::string domain;
+  // This VM's instance token, in the TXT of its registration: the same for every
+  // (re-)registration of this resource, so a retry after a lost answer is a renewal.
+  const std::string token = random_token();
+
+  // nodes(): a resolver without a cache (created on first use), so that nodes coming and
+  // going show at once rather than after the browse record's TTL.
+  std::mutex nodes_mutex;
+  std::unique_ptr<Resolver> nodes_resolver;
 
   // Registration: jobs run on `worker`; client and registrar are touched only there (and in
   // the destructor, after the worker has been joined).
@@ -46,6 +91,14 @@ struct State {
   std::thread worker;
   std::unique_ptr<UpdateClient> client;
   std::unique_ptr<Registrar> registrar;
+  // Worker only: the registration to redo when a renewal finds its token gone, and a
+  // generation that makes jobs posted for an older registration do nothing.
+  std::optional<RegisterArgs> current;
+  uint64_t generation = 0;
+  std::atomic<bool> reregister_posted{false};
+  // The process that registered: told about re-registrations.
+  std::mutex owner_mutex;
+  std::optional<ErlNifPid> owner;
 
   void run() {
     for (;;) {
@@ -79,6 +132,7 @@ struct State {
     if (registrar) registrar->stop(false);  // the lease lapses by itself
     registrar.reset();
     client.reset();
+    nodes_resolver.reset();
     resolver.reset();  // pending lookups get kCancelled
   }
 };
@@ -164,6 +218,15 @@ ERL_NIF_TERM names_term(ErlNifEnv* env, const NamesResult& r) {
   return enif_make_tuple2(env, atom(env, "ok"), list);
 }
 
+ERL_NIF_TERM nodes_term(ErlNifEnv* env, const NodesResult& r) {
+  if (r.status != Status::kOk) return error(env, status_atom(env, r.status));
+  ERL_NIF_TERM list = enif_make_list(env, 0);
+  for (auto it = r.nodes.rbegin(); it != r.nodes.rend(); ++it) {
+    list = enif_make_list_cell(env, enif_make_string_len(env, it->data(), it->size(), ERL_NIF_LATIN1), list);
+  }
+  return enif_make_tuple2(env, atom(env, "ok"), list);
+}
+
 ERL_NIF_TERM update_term(ErlNifEnv* env, const UpdateResult& r) {
   return r.ok() ? atom(env, "ok") : error_text(env, r.message.empty() ? std::string("update failed") : r.message);
 }
@@ -238,11 +301,17 @@ ERL_NIF_TERM nif_new(ErlNifEnv* env, int argc, const ERL_NIF_TERM argv[]) {
   options.servers = *servers;
   options.domain = domain;
   options.timeout = std::chrono::milliseconds(timeout_ms);
+  // A node may come back on another port well within its records' TTL (a restart). A
+  // connection attempt asks twice (select, then do_setup): an answer older than this is
+  // renewed in the background at the first ask, so the second one sees the new port, and
+  // neither waits for the network.
+  options.cache.refresh_after = std::chrono::milliseconds(1000);
   auto resolver = Resolver::create(options);
   if (!resolver.ok()) return error_text(env, std::string(resolver.status().message()));
 
   auto state = std::make_unique<State>();
   state->resolver = std::move(*resolver);
+  state->options = options;
   state->servers = *servers;
   state->domain = domain;
   State* raw = state.get();
@@ -289,57 +358,341 @@ ERL_NIF_TERM nif_names(ErlNifEnv* env, int argc, const ERL_NIF_TERM argv[]) {
   return atom(env, "wait");
 }
 
-// The registration, built on the worker thread (the key file is read there too).
-struct RegisterArgs {
-  std::string node, key_file, address;
-  unsigned port = 0;
-  Family family = Family::kInet;
-  unsigned lease = 0;
-};
-
-UpdateResult failure(std::string message) {
-  UpdateResult r;
-  r.status = UpdateStatus::kError;
-  r.message = std::move(message);
-  return r;
+ERL_NIF_TERM nif_nodes(ErlNifEnv* env, int argc, const ERL_NIF_TERM argv[]) {
+  State* state = nullptr;
+  if (argc != 2 || !get_state(env, argv[0], &state) || !enif_is_ref(env, argv[1])) return enif_make_badarg(env);
+  Resolver* resolver = nullptr;
+  {
+    std::lock_guard lock(state->nodes_mutex);
+    if (!state->nodes_resolver) {
+      ResolverOptions options = state->options;
+      options.cache.enabled = false;
+      auto created = Resolver::create(options);
+      if (!created.ok()) return error_text(env, std::string(created.status().message()));
+      state->nodes_resolver = std::move(*created);
+    }
+    resolver = state->nodes_resolver.get();
+  }
+  auto pending = std::make_shared<Pending<NodesResult>>(env, argv[1]);
+  resolver->nodes("", [pending](const NodesResult& r) {
+    if (pending->keep_inline(r)) return;
+    pending->reply.send(nodes_term(pending->reply.env(), r));
+  });
+  if (auto r = pending->finish()) return nodes_term(env, *r);
+  return atom(env, "wait");
 }
 
-UpdateResult do_register(State& s, const RegisterArgs& a) {
+// ---------------------------------------------------------------------------
+// Registration, on the worker thread
+
+enum class Outcome { kOk, kTaken, kUnreachable, kFailed };
+
+struct RegisterOutcome {
+  Outcome kind = Outcome::kFailed;
+  std::string message;
+};
+
+RegisterOutcome outcome(Outcome kind, std::string message) { return {kind, std::move(message)}; }
+
+RegisterOutcome outcome_of(const UpdateResult& r) {
+  if (r.ok()) return {Outcome::kOk, {}};
+  std::string message = r.message.empty() ? std::string("update failed") : r.message;
+  return {r.status == UpdateStatus::kTimeout ? Outcome::kUnreachable : Outcome::kFailed, std::move(message)};
+}
+
+ERL_NIF_TERM outcome_term(ErlNifEnv* env, const RegisterOutcome& o) {
+  const char* kind = "failed";
+  switch (o.kind) {
+    case Outcome::kOk: return atom(env, "ok");
+    case Outcome::kTaken: kind = "taken"; break;
+    case Outcome::kUnreachable: kind = "unreachable"; break;
+    case Outcome::kFailed: kind = "failed"; break;
+  }
+  return error(env, enif_make_tuple2(env, atom(env, kind),
+                                     enif_make_string_len(env, o.message.data(), o.message.size(), ERL_NIF_LATIN1)));
+}
+
+using Clock = std::chrono::steady_clock;
+
+int remaining_ms(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left <= 0 ? 0 : static_cast<int>(left);
+}
+
+socklen_t to_sockaddr(bool ipv6, const std::array<uint8_t, 16>& address, uint16_t port, sockaddr_storage& out) {
+  std::memset(&out, 0, sizeof out);
+  if (ipv6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&out);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(port);
+    std::memcpy(&sa->sin6_addr, address.data(), 16);
+    return sizeof *sa;
+  }
+  auto* sa = reinterpret_cast<sockaddr_in*>(&out);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(port);
+  std::memcpy(&sa->sin_addr, address.data(), 4);
+  return sizeof *sa;
+}
+
+struct Socket {
+  explicit Socket(int fd) : fd(fd) {}
+  ~Socket() {
+    if (fd >= 0) ::close(fd);
+  }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  int fd;
+};
+
+bool wait_fd(int fd, short events, Clock::time_point deadline) {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    int n = ::poll(&p, 1, remaining_ms(deadline));
+    if (n > 0) return true;
+    if (n == 0 || errno != EINTR) return false;
+  }
+}
+
+// One UDP query straight to the primary (no cache, no forwarder in between): the records
+// as they are now. nullopt when no answer came by the deadline.
+std::optional<Response> query_primary(const ServerAddress& server, const wire::Name& name, uint16_t type,
+                                      Clock::time_point deadline) {
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  const uint16_t id = static_cast<uint16_t>(rng());
+  std::vector<uint8_t> q = build_query(id, name, type, 1232);
+  sockaddr_storage addr;
+  const socklen_t len = to_sockaddr(server.ipv6, server.address, server.port, addr);
+  Socket sock(::socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (sock.fd < 0 || ::connect(sock.fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) return std::nullopt;
+  std::vector<uint8_t> buf(65535);
+  // Sent again every 200 ms until the deadline (UDP may be lost).
+  while (Clock::now() < deadline) {
+    if (::send(sock.fd, q.data(), q.size(), 0) < 0 && errno != EINTR) return std::nullopt;
+    const auto resend = std::min(deadline, Clock::now() + std::chrono::milliseconds(200));
+    while (wait_fd(sock.fd, POLLIN, resend)) {
+      ssize_t n = ::recv(sock.fd, buf.data(), buf.size(), 0);
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN) continue;
+        return std::nullopt;  // ECONNREFUSED: nobody there
+      }
+      auto response = parse_response(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+      if (response && response->id == id) return response;
+    }
+  }
+  return std::nullopt;
+}
+
+// What holds an instance name now: its SRV and TXT records and the addresses of the SRV
+// target.
+struct Holder {
+  bool exists = false;
+  std::vector<std::string> srv, txt;  // canonical RDATA
+  std::optional<uint16_t> port;
+  std::string token;  // from TXT "token=..." ("" if none)
+  std::vector<std::pair<bool, std::array<uint8_t, 16>>> addresses;  // (ipv6, address)
+};
+
+std::string token_of(std::string_view txt) {
+  size_t i = 0;
+  while (i < txt.size()) {
+    const size_t n = static_cast<uint8_t>(txt[i]);
+    std::string_view text = txt.substr(i + 1, n);
+    if (text.substr(0, 6) == "token=") return std::string(text.substr(6));
+    i += 1 + n;
+  }
+  return {};
+}
+
+void add_address(Holder& h, const Record& record, const wire::Name& target) {
+  if (!(record.owner == target)) return;
+  std::array<uint8_t, 16> bytes{};
+  if (record.type == wire::rrtype::A && record.rdata.size() == 4) {
+    std::memcpy(bytes.data(), record.rdata.data(), 4);
+    h.addresses.emplace_back(false, bytes);
+  } else if (record.type == wire::rrtype::AAAA && record.rdata.size() == 16) {
+    std::memcpy(bytes.data(), record.rdata.data(), 16);
+    h.addresses.emplace_back(true, bytes);
+  }
+}
+
+// Reads the holder of `names.instance` from the primary; an error text if it does not answer.
+std::optional<std::string> read_holder(const ServerAddress& primary, const NodeNames& names, Holder& h) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(1500);
+  auto srv = query_primary(primary, names.instance, wire::rrtype::SRV, deadline);
+  auto txt = query_primary(primary, names.instance, wire::rrtype::TXT, deadline);
+  if (!srv || !txt) return "no answer from " + primary.to_string() + " reading the holder of " + names.instance.to_text();
+  wire::Name target;
+  for (const Record& record : srv->records) {
+    if (record.section != Section::kAnswer || !(record.owner == names.instance)) continue;
+    if (record.type == wire::rrtype::SRV && record.rdata.size() > 6) {
+      h.srv.push_back(record.rdata);
+      h.port = static_cast<uint16_t>(static_cast<uint8_t>(record.rdata[4]) << 8 | static_cast<uint8_t>(record.rdata[5]));
+      const std::string_view rest = std::string_view(record.rdata).substr(6);
+      const size_t n = wire::wire_name_length(rest);
+      if (n == 0 || !target.assign_wire(rest.substr(0, n))) target = wire::Name();
+    }
+  }
+  for (const Record& record : txt->records) {
+    if (record.section == Section::kAnswer && record.owner == names.instance && record.type == wire::rrtype::TXT) {
+      h.txt.push_back(record.rdata);
+      if (h.token.empty()) h.token = token_of(record.rdata);
+    }
+  }
+  h.exists = !h.srv.empty() || !h.txt.empty();
+  if (h.srv.empty() || target.is_root()) return std::nullopt;
+  for (const Record& record : srv->records) add_address(h, record, target);
+  if (h.addresses.empty()) {
+    for (uint16_t type : {wire::rrtype::A, wire::rrtype::AAAA}) {
+      if (auto answer = query_primary(primary, target, type, deadline)) {
+        for (const Record& record : answer->records) add_address(h, record, target);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// The first address of the holder that accepts a TCP connection on its port within 300 ms
+// in all ("127.0.0.1:4370"), skipping our own address and port (the old node cannot listen
+// where we listen now).
+std::optional<std::string> live_endpoint(const Holder& h, const Registration& ours) {
+  if (!h.port || *h.port == 0) return std::nullopt;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(300);
+  for (const auto& [ipv6, address] : h.addresses) {
+    const bool ours_v6 = ours.family == Family::kInet6;
+    if (*h.port == ours.port && ipv6 == ours_v6 &&
+        std::memcmp(address.data(), ours.address.data(), ipv6 ? 16 : 4) == 0) {
+      continue;
+    }
+    sockaddr_storage addr;
+    const socklen_t len = to_sockaddr(ipv6, address, *h.port, addr);
+    Socket sock(::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (sock.fd < 0) continue;
+    bool connected = ::connect(sock.fd, reinterpret_cast<sockaddr*>(&addr), len) == 0;
+    if (!connected && errno == EINPROGRESS && wait_fd(sock.fd, POLLOUT, deadline)) {
+      int err = 0;
+      socklen_t err_len = sizeof err;
+      connected = ::getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &err, &err_len) == 0 && err == 0;
+    }
+    if (connected) {
+      ServerAddress where;
+      where.ipv6 = ipv6;
+      where.address = address;
+      where.port = *h.port;
+      return where.to_string();
+    }
+    if (Clock::now() >= deadline) break;
+  }
+  return std::nullopt;
+}
+
+void post_reregister(State* state, uint64_t generation);
+
+RegisterOutcome do_register(State& s, const RegisterArgs& a) {
+  const uint64_t generation = ++s.generation;
+  // The old registrar stops renewing; its records stay (same name: replaced in one UPDATE
+  // below; another name: they lapse with their lease).
   if (s.registrar) s.registrar->stop(false);
   s.registrar.reset();
   s.client.reset();
+  s.current = a;
   auto key = load_first_key(a.key_file);
-  if (!key.ok()) return failure(std::string(key.status().message()));
+  if (!key.ok()) return outcome(Outcome::kFailed, std::string(key.status().message()));
   auto names = node_names(a.node, s.domain);
-  if (!names.ok()) return failure(std::string(names.status().message()));
+  if (!names.ok()) return outcome(Outcome::kFailed, std::string(names.status().message()));
   UpdateClientOptions options;
   options.servers = s.servers;
   if (!s.servers.empty()) options.primary = s.servers.front();
   s.client = std::make_unique<UpdateClient>(options, *key);
+  auto primary = s.client->primary(names->zone);
+  if (!primary.ok()) return outcome(Outcome::kUnreachable, std::string(primary.status().message()));
 
   Registration r;
   r.names = *names;
   r.port = static_cast<uint16_t>(a.port);
   r.lease = a.lease;
+  r.token = s.token;
   if (!a.address.empty()) {
     auto parsed = parse_address(a.address);
-    if (!parsed) return failure("bad address " + a.address);
+    if (!parsed) return outcome(Outcome::kFailed, "bad address " + a.address);
     std::tie(r.family, r.address) = *parsed;
   } else {
-    auto primary = s.client->primary(names->zone);
-    if (!primary.ok()) return failure(std::string(primary.status().message()));
     auto local = local_address_towards(*primary);
-    if (!local.ok()) return failure(std::string(local.status().message()));
+    if (!local.ok()) return outcome(Outcome::kUnreachable, std::string(local.status().message()));
     std::tie(r.family, r.address) = *local;
   }
-  // Not strict: a previous incarnation's records (a crash within its lease) are replaced.
-  // The delete and the add are two UPDATEs; strict mode (kNameFree) is for later.
-  UpdateResult cleared = s.client->unregister_node(r.names);
-  if (cleared.status == UpdateStatus::kAuthFailure || cleared.status == UpdateStatus::kTimeout) return cleared;
-  s.registrar = std::make_unique<Registrar>(*s.client, r);
-  UpdateResult first = s.registrar->start(Precondition::kNone);
-  if (!first.ok()) s.registrar.reset();
-  return first;
+  State* raw = &s;
+  auto registrar = std::make_unique<Registrar>(*s.client, r, RenewalOptions{}, [raw, generation](const UpdateResult& u) {
+    // Our token is gone (the lease lapsed while the server was away, or it lost its
+    // state): register again, by the same rules as at first.
+    if (u.status == UpdateStatus::kRejected && u.rcode == wire::rcode::NXRRSET) post_reregister(raw, generation);
+  });
+  const std::string node = a.node;
+  // A few rounds: the holder may change between our reads and our UPDATE.
+  for (int round = 0; round < 3; ++round) {
+    UpdateResult first = registrar->start(Precondition::kNameFree);
+    if (first.ok()) {
+      s.registrar = std::move(registrar);
+      return outcome(Outcome::kOk, {});
+    }
+    if (first.status != UpdateStatus::kRejected || first.rcode != wire::rcode::YXDOMAIN) return outcome_of(first);
+    Holder holder;
+    if (auto failed = read_holder(*primary, r.names, holder)) return outcome(Outcome::kUnreachable, *failed);
+    if (!holder.exists) continue;  // unregistered meanwhile
+    if (holder.token == s.token) {
+      UpdateResult renewed = registrar->start(Precondition::kOwnToken);
+      if (renewed.ok()) {
+        s.registrar = std::move(registrar);
+        return outcome(Outcome::kOk, {});
+      }
+      if (renewed.status == UpdateStatus::kRejected && renewed.rcode == wire::rcode::NXRRSET) continue;
+      return outcome_of(renewed);
+    }
+    if (auto live = live_endpoint(holder, r)) {
+      return outcome(Outcome::kTaken, "epmdns: name " + node + " is registered by a live node at " + *live);
+    }
+    const bool by_txt = !holder.txt.empty();
+    auto message = build_takeover(r, by_txt ? wire::rrtype::TXT : wire::rrtype::SRV, by_txt ? holder.txt : holder.srv, 0);
+    if (!message.ok()) return outcome(Outcome::kFailed, std::string(message.status().message()));
+    UpdateResult took = s.client->send(std::move(*message), r.names.zone);
+    if (took.ok()) {
+      UpdateResult renewing = registrar->start(Precondition::kOwnToken);  // starts the renewals
+      if (!renewing.ok()) return outcome_of(renewing);
+      s.registrar = std::move(registrar);
+      return outcome(Outcome::kOk, {});
+    }
+    if (took.status == UpdateStatus::kRejected &&
+        (took.rcode == wire::rcode::NXRRSET || took.rcode == wire::rcode::YXRRSET ||
+         took.rcode == wire::rcode::NXDOMAIN)) {
+      continue;  // someone changed the records since we read them: look again
+    }
+    return outcome_of(took);
+  }
+  return outcome(Outcome::kFailed, "the records of " + node + " kept changing while registering; will retry");
+}
+
+void tell_owner(State& s, const RegisterOutcome& o) {
+  std::optional<ErlNifPid> owner;
+  {
+    std::lock_guard lock(s.owner_mutex);
+    owner = s.owner;
+  }
+  if (!owner) return;
+  ErlNifEnv* env = enif_alloc_env();
+  ERL_NIF_TERM msg = enif_make_tuple3(env, atom(env, "epmdns_nif"), atom(env, "reregistered"), outcome_term(env, o));
+  enif_send(nullptr, &*owner, env, msg);
+  enif_free_env(env);
+}
+
+// From the renewal thread: at most one re-registration job waits at a time.
+void post_reregister(State* state, uint64_t generation) {
+  if (state->reregister_posted.exchange(true)) return;
+  state->post([state, generation] {
+    state->reregister_posted = false;
+    if (generation != state->generation || !state->current) return;  // replaced or unregistered since
+    const RegisterArgs args = *state->current;
+    tell_owner(*state, do_register(*state, args));
+  });
 }
 
 ERL_NIF_TERM nif_register(ErlNifEnv* env, int argc, const ERL_NIF_TERM argv[]) {
@@ -351,10 +704,16 @@ ERL_NIF_TERM nif_register(ErlNifEnv* env, int argc, const ERL_NIF_TERM argv[]) {
       !get_text(env, argv[6], &a.address) || !enif_is_ref(env, argv[7])) {
     return enif_make_badarg(env);
   }
+  {
+    ErlNifPid self;
+    enif_self(env, &self);
+    std::lock_guard lock(state->owner_mutex);
+    state->owner = self;
+  }
   auto reply = std::make_shared<Reply>(env, argv[7]);
   state->post([state, reply, a] {
-    UpdateResult r = do_register(*state, a);
-    reply->send(update_term(reply->env(), r));
+    RegisterOutcome r = do_register(*state, a);
+    reply->send(outcome_term(reply->env(), r));
   });
   return atom(env, "ok");
 }
@@ -364,11 +723,23 @@ ERL_NIF_TERM nif_unregister(ErlNifEnv* env, int argc, const ERL_NIF_TERM argv[])
   if (argc != 2 || !get_state(env, argv[0], &state) || !enif_is_ref(env, argv[1])) return enif_make_badarg(env);
   auto reply = std::make_shared<Reply>(env, argv[1]);
   state->post([state, reply] {
+    ++state->generation;
+    state->current.reset();
     std::optional<UpdateResult> r;
     if (state->registrar) r = state->registrar->stop(true);
     state->registrar.reset();
     reply->send(r ? update_term(reply->env(), *r) : atom(reply->env(), "ok"));
   });
+  return atom(env, "ok");
+}
+
+// One line on stderr: for messages at boot, before the logger's handlers exist.
+ERL_NIF_TERM nif_log(ErlNifEnv* env, int argc, const ERL_NIF_TERM argv[]) {
+  std::string text;
+  if (argc != 1 || !get_text(env, argv[0], &text)) return enif_make_badarg(env);
+  text.push_back('\n');
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
   return atom(env, "ok");
 }
 
@@ -386,6 +757,8 @@ ErlNifFunc functions[] = {
     {"names", 3, nif_names, 0},
     {"register", 8, nif_register, 0},
     {"unregister", 2, nif_unregister, 0},
+    {"nodes", 2, nif_nodes, 0},
+    {"log", 1, nif_log, 0},
 };
 
 }  // namespace

@@ -12,8 +12,9 @@
 %% The epmd module callbacks (OTP 25 contract)
 -export([start_link/0, register_node/2, register_node/3, port_please/2, port_please/3,
          address_please/3, names/1, listen_port_please/2]).
-%% Introspection
--export([status/0]).
+%% Introspection and cluster discovery
+-export([status/0, nodes/0]).
+-compile({no_auto_import, [nodes/0]}).
 %% gen_server
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
@@ -36,7 +37,8 @@ start_link() ->
 register_node(Name, Port) ->
     register_node(Name, Port, inet_tcp).
 
-%% {ok, -1}: net_kernel picks a random creation. Not strict: a failed registration is
+%% {ok, -1}: net_kernel picks a random creation. {error, Line} when a live node holds the
+%% name, or (strict mode) when the registration fails; otherwise a failed registration is
 %% retried in the background and does not stop the node.
 register_node(Name, Port, Driver) ->
     try
@@ -102,6 +104,27 @@ listen_port_please(Name, Host) ->
 status() ->
     gen_server:call(?MODULE, status).
 
+%% {ok, [Node]}: every node of the cluster, from the PTR records at _erlang-dist._tcp.Z
+%% (straight from DNS, no cache); {error, Reason} if DNS cannot say. Names are as DNS has
+%% them: lower case, with the full host name.
+nodes() ->
+    try
+        Res = resource(),
+        Ref = make_ref(),
+        Result = case epmdns_nif:nodes(Res, Ref) of
+                     wait -> wait_reply(Ref);
+                     R -> R
+                 end,
+        case Result of
+            {ok, Strings} -> {ok, epmdns_config:node_atoms(Strings)};
+            {error, not_found} -> {ok, []};
+            {error, Reason} -> {error, Reason};
+            Other -> {error, {unexpected, Other}}
+        end
+    catch
+        Class:Reason2 -> {error, {Class, Reason2}}
+    end.
+
 %% --------------------------------------------------------------------------
 %% Lookups in the calling process
 
@@ -141,9 +164,12 @@ init([]) ->
         {ok, Res} ->
             persistent_term:put(?CONFIG_KEY, Config),
             persistent_term:put(?RESOURCE_KEY, Res),
-            {ok, #{res => Res, config => Config, node => undefined, ref => undefined,
-                   waiting => undefined, registered => false, last_error => undefined,
-                   retry_ms => ?RETRY_MIN_MS}};
+            _ = [stderr(W) || W <- maps:get(warnings, Config, [])],
+            S = #{res => Res, config => Config, node => undefined, ref => undefined,
+                  waiting => undefined, registered => false, last_error => undefined,
+                  retry_ms => ?RETRY_MIN_MS, failures => 0, retry_timer => undefined,
+                  autoconnect => undefined},
+            {ok, start_autoconnect(S)};
         {error, Reason} ->
             {stop, {epmdns, Reason}}
     end.
@@ -154,7 +180,8 @@ handle_call({register, Name, Port, Family}, From, #{config := Config} = S) ->
             {reply, {ok, -1}, S};
         registered ->
             Node = {atom_to_list(Name), Port, Family},
-            S1 = start_register(S#{node := Node}),
+            S1 = start_register(cancel_retry(S#{node := Node, registered := false, failures := 0,
+                                               retry_ms := ?RETRY_MIN_MS})),
             {noreply, S1#{waiting := From}}
     end;
 handle_call(status, _From, #{config := Config} = S) ->
@@ -169,18 +196,29 @@ handle_cast(_Msg, S) ->
     {noreply, S}.
 
 handle_info({Ref, Result}, #{ref := Ref} = S) ->
-    S1 = reply_waiting(S#{ref := undefined}),
+    registered(Result, S#{ref := undefined});
+handle_info(retry_register, #{ref := undefined, registered := false, node := {_, _, _}} = S) ->
+    {noreply, start_register(S#{retry_timer := undefined})};
+handle_info(retry_register, S) ->
+    {noreply, S#{retry_timer := undefined}};
+%% A renewal found our token gone and the NIF registered again.
+handle_info({epmdns_nif, reregistered, Result}, #{node := {_, _, _}} = S) ->
     case Result of
         ok ->
-            {noreply, S1#{registered := true, last_error := undefined, retry_ms := ?RETRY_MIN_MS}};
-        {error, Reason} ->
-            Retry = maps:get(retry_ms, S1),
-            erlang:send_after(Retry, self(), retry_register),
-            {noreply, S1#{registered := false, last_error := Reason,
-                          retry_ms := min(Retry * 2, ?RETRY_MAX_MS)}}
+            log("epmdns: registered " ++ node_name(S) ++ " again (its records had lapsed)"),
+            {noreply, S#{registered := true, last_error := undefined}};
+        {error, {_Kind, Text}} ->
+            log("epmdns: lost the registration of " ++ node_name(S) ++ ": " ++ Text
+                ++ "; retrying in the background"),
+            {noreply, schedule_retry(S#{registered := false, last_error := Text})}
     end;
-handle_info(retry_register, #{ref := undefined, node := {_, _, _}} = S) ->
-    {noreply, start_register(S)};
+handle_info({'EXIT', Pid, _Reason}, #{autoconnect := Pid} = S) ->
+    %% Restarted a little later, so that a crash cannot loop fast.
+    erlang:send_after(maps:get(autoconnect_interval_ms, maps:get(config, S), 5000), self(),
+                      restart_autoconnect),
+    {noreply, S#{autoconnect := undefined}};
+handle_info(restart_autoconnect, #{autoconnect := undefined} = S) ->
+    {noreply, start_autoconnect(S)};
 handle_info(_Msg, S) ->
     {noreply, S}.
 
@@ -195,18 +233,97 @@ terminate(_Reason, #{res := Res, registered := Registered}) ->
     end,
     ok.
 
+%% The answer to a registration: the first one answers register_node.
+registered(ok, #{failures := Failures} = S) ->
+    case Failures > 0 of
+        true ->
+            log(lists:flatten(io_lib:format("epmdns: registered ~s after ~p failed attempt~s",
+                                            [node_name(S), Failures, plural(Failures)])));
+        false ->
+            ok
+    end,
+    {noreply, reply_waiting({ok, -1}, S#{registered := true, last_error := undefined,
+                                         retry_ms := ?RETRY_MIN_MS, failures := 0})};
+registered({error, {Kind, Text}}, #{waiting := From, config := Config} = S) when From =/= undefined ->
+    %% At boot (register_node waits): a live holder of the name, or any failure in strict
+    %% mode, stops distribution as EPMD would; otherwise the node starts and we retry.
+    Strict = maps:get(strict, Config, false),
+    if
+        Kind =:= taken; Strict ->
+            Line = case Kind of
+                       taken -> Text;
+                       _ -> "epmdns: cannot register " ++ node_name(S) ++ " (strict mode): " ++ Text
+                   end,
+            stderr(Line),
+            {noreply, reply_waiting({error, Line},
+                                    S#{node := undefined, registered := false, last_error := Text})};
+        true ->
+            stderr("epmdns: cannot register " ++ node_name(S) ++ " yet: " ++ Text
+                   ++ "; the node starts anyway and retries in the background"),
+            {noreply, reply_waiting({ok, -1}, schedule_retry(S#{last_error := Text, failures := 1}))}
+    end;
+registered({error, {Kind, Text}}, #{failures := Failures, last_error := Last} = S) ->
+    case Kind =:= taken andalso Text =/= Last of
+        true -> log(Text ++ "; not registered, retrying in the background");
+        false -> ok
+    end,
+    {noreply, schedule_retry(S#{registered := false, last_error := Text, failures := Failures + 1})};
+registered(Other, S) ->
+    registered({error, {failed, lists:flatten(io_lib:format("~p", [Other]))}}, S).
+
+schedule_retry(#{retry_ms := Retry} = S) ->
+    S1 = cancel_retry(S),
+    Timer = erlang:send_after(Retry, self(), retry_register),
+    S1#{retry_timer := Timer, retry_ms := min(Retry * 2, ?RETRY_MAX_MS)}.
+
+cancel_retry(#{retry_timer := undefined} = S) ->
+    S;
+cancel_retry(#{retry_timer := Timer} = S) ->
+    _ = erlang:cancel_timer(Timer),
+    receive retry_register -> ok after 0 -> ok end,
+    S#{retry_timer := undefined}.
+
 start_register(#{res := Res, config := Config, node := {Name, Port, Family}} = S) ->
     #{key := Key, lease := Lease, address := Address} = Config,
-    Host = case S of
-               #{host := H} -> H;
-               _ -> epmdns_config:own_host()
-           end,
     Ref = make_ref(),
-    ok = epmdns_nif:register(Res, Name ++ "@" ++ Host, Port, Family, Key, Lease, Address, Ref),
+    ok = epmdns_nif:register(Res, Name ++ "@" ++ host(S), Port, Family, Key, Lease, Address, Ref),
     S#{ref := Ref}.
 
-reply_waiting(#{waiting := undefined} = S) ->
+host(#{host := H}) -> H;
+host(_) -> epmdns_config:own_host().
+
+node_name(#{node := {Name, _, _}} = S) -> Name ++ "@" ++ host(S);
+node_name(_) -> "this node".
+
+plural(1) -> "";
+plural(_) -> "s".
+
+reply_waiting(_Reply, #{waiting := undefined} = S) ->
     S;
-reply_waiting(#{waiting := From} = S) ->
-    gen_server:reply(From, {ok, -1}),
+reply_waiting(Reply, #{waiting := From} = S) ->
+    gen_server:reply(From, Reply),
     S#{waiting := undefined}.
+
+start_autoconnect(#{config := #{autoconnect := true, autoconnect_interval_ms := Interval}} = S) ->
+    S#{autoconnect := epmdns_autoconnect:start_link(Interval)};
+start_autoconnect(S) ->
+    S.
+
+%% --------------------------------------------------------------------------
+%% Logging that never fails: stderr through the NIF at boot (no logger handler, no
+%% file server yet), the logger once it runs.
+
+stderr(Line) ->
+    try epmdns_nif:log(Line) catch _:_ -> ok end,
+    ok.
+
+log(Line) ->
+    try
+        case whereis(logger) of
+            undefined -> stderr(Line);
+            _ -> logger:notice("~ts", [Line])
+        end
+    catch
+        _:_ -> stderr(Line)
+    end,
+    ok.

@@ -1,18 +1,22 @@
 %% epmdns configuration, read once at boot from the command line (-epmdns_* flags, which
 %% win) and the environment (EPMDNS_*). Pure functions apart from read/0, for EUnit.
 -module(epmdns_config).
--export([own_host/0, host_of/1, read/0, parse/2, mode/1, node_string/2, family/1, host_string/1]).
+-export([own_host/0, host_of/1, read/0, parse/2, mode/1, node_string/2, family/1, host_string/1,
+         boolean/1, node_atoms/1]).
 
 -define(DEFAULT_DOMAIN, "erl.internal.").
 -define(DEFAULT_LEASE, 60).
 -define(DEFAULT_TIMEOUT_MS, 1000).
+-define(AUTOCONNECT_INTERVAL_MS, 5000).
 
 %% {Flag, EnvVar, Key}
 -define(SETTINGS, [{epmdns_servers, "EPMDNS_SERVERS", servers},
                    {epmdns_key, "EPMDNS_KEY", key},
                    {epmdns_domain, "EPMDNS_DOMAIN", domain},
                    {epmdns_lease, "EPMDNS_LEASE", lease},
-                   {epmdns_address, "EPMDNS_ADDRESS", address}]).
+                   {epmdns_address, "EPMDNS_ADDRESS", address},
+                   {epmdns_strict, "EPMDNS_STRICT", strict},
+                   {epmdns_autoconnect, "EPMDNS_AUTOCONNECT", autoconnect}]).
 
 %% Only BIFs and init: this runs before the logger and the file server exist.
 read() ->
@@ -24,16 +28,41 @@ read() ->
 
 %% Args: [{Flag, [[Value]]}] as init:get_argument/1 gives them; Env: [{Var, Value}].
 %% Returns a map with servers, key (undefined: static mode), domain, lease, address,
-%% timeout_ms. Invalid leases fall back to the default.
+%% strict, autoconnect (booleans), autoconnect_interval_ms, timeout_ms, and warnings: one
+%% line for each bad setting, which falls back to its default.
 parse(Args, Env) ->
     Raw = maps:from_list([{Key, V} || {Flag, Var, Key} <- ?SETTINGS,
                                       V <- [value(Flag, Var, Args, Env)], V =/= undefined]),
+    {Lease, W1} = setting(lease, Raw, fun lease/1, ?DEFAULT_LEASE, "a positive number of seconds"),
+    {Strict, W2} = setting(strict, Raw, fun boolean/1, false, "true or false"),
+    {Auto, W3} = setting(autoconnect, Raw, fun boolean/1, false, "true or false"),
     #{servers => maps:get(servers, Raw, ""),
       key => maps:get(key, Raw, undefined),
       domain => domain(maps:get(domain, Raw, ?DEFAULT_DOMAIN)),
-      lease => lease(maps:get(lease, Raw, undefined)),
+      lease => Lease,
       address => maps:get(address, Raw, ""),
-      timeout_ms => ?DEFAULT_TIMEOUT_MS}.
+      strict => Strict,
+      autoconnect => Auto,
+      autoconnect_interval_ms => ?AUTOCONNECT_INTERVAL_MS,
+      timeout_ms => ?DEFAULT_TIMEOUT_MS,
+      warnings => W1 ++ W2 ++ W3}.
+
+%% {Value, Warnings}: the parsed setting, or its default and one line saying why.
+setting(Key, Raw, Parse, Default, Want) ->
+    case maps:find(Key, Raw) of
+        error ->
+            {Default, []};
+        {ok, Text} ->
+            case Parse(Text) of
+                {ok, V} ->
+                    {V, []};
+                error ->
+                    {Flag, Var, _} = lists:keyfind(Key, 3, ?SETTINGS),
+                    {Default, [lists:flatten(io_lib:format(
+                                 "epmdns: bad setting -~s / ~s: ~tp (want ~s); using ~p",
+                                 [Flag, Var, Text, Want, Default]))]}
+            end
+    end.
 
 value(Flag, Var, Args, Env) ->
     case lists:keyfind(Flag, 1, Args) of
@@ -52,11 +81,18 @@ value(Flag, Var, Args, Env) ->
 domain("") -> ?DEFAULT_DOMAIN;
 domain(D) -> D.
 
-lease(undefined) -> ?DEFAULT_LEASE;
 lease(Text) ->
     case string:to_integer(string:trim(Text)) of
-        {N, ""} when is_integer(N), N > 0 -> N;
-        _ -> ?DEFAULT_LEASE
+        {N, ""} when is_integer(N), N > 0 -> {ok, N};
+        _ -> error
+    end.
+
+%% {ok, Boolean} for true/false, yes/no, on/off, 1/0 (any case); error otherwise.
+boolean(Text) ->
+    case string:lowercase(string:trim(Text)) of
+        T when T =:= "true"; T =:= "yes"; T =:= "on"; T =:= "1" -> {ok, true};
+        F when F =:= "false"; F =:= "no"; F =:= "off"; F =:= "0" -> {ok, false};
+        _ -> error
     end.
 
 %% registered (a key: the node registers itself by UPDATE) or static (the zone has it).
@@ -74,6 +110,15 @@ host_string(Host) when is_list(Host) -> Host.
 to_string(X) when is_atom(X) -> atom_to_list(X);
 to_string(X) when is_binary(X) -> binary_to_list(X);
 to_string(X) when is_list(X) -> X.
+
+%% The node atoms of "name@host" strings (epmdns:nodes/0): sorted, without duplicates and
+%% without anything that is not name@host.
+node_atoms(Strings) ->
+    lists:usort([list_to_atom(S) || S <- Strings, is_list(S),
+                                    case string:split(S, "@") of
+                                        [N, H] -> N =/= "" andalso H =/= "";
+                                        _ -> false
+                                    end]).
 
 %% The address family of register_node/3's third argument: a driver module (OTP 25:
 %% inet_tcp, inet6_tcp, ...) or a family (OTP 26+: inet, inet6).

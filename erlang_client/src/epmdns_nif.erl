@@ -2,7 +2,7 @@
 %% not ready at once come back as {Ref, Result} messages. Loaded from ../priv next to this
 %% module's ebin directory (the OTP application layout).
 -module(epmdns_nif).
--export([new/3, lookup/4, names/3, register/8, unregister/2]).
+-export([new/3, lookup/4, names/3, nodes/2, register/8, unregister/2, log/1]).
 -on_load(init/0).
 
 init() ->
@@ -15,3 +15,5 @@ lookup(_Res, _Node, _Family, _Ref) -> erlang:nif_error(not_loaded).
 names(_Res, _Host, _Ref) -> erlang:nif_error(not_loaded).
 register(_Res, _Node, _Port, _Family, _KeyFile, _Lease, _Address, _Ref) -> erlang:nif_error(not_loaded).
 unregister(_Res, _Ref) -> erlang:nif_error(not_loaded).
+nodes(_Res, _Ref) -> erlang:nif_error(not_loaded).
+log(_Text) -> erlang:nif_error(not_loaded).

@@ -62,3 +62,54 @@ family_test_() ->
      ?_assertEqual(inet6, epmdns_config:family(inet6_tls)),
      ?_assertEqual(inet, epmdns_config:family(inet_tls)),
      ?_assertEqual(inet, epmdns_config:family("junk"))].
+
+strict_and_autoconnect_default_off_test() ->
+    C = epmdns_config:parse([], []),
+    ?assertEqual(false, maps:get(strict, C)),
+    ?assertEqual(false, maps:get(autoconnect, C)),
+    ?assertEqual([], maps:get(warnings, C)),
+    ?assert(maps:get(autoconnect_interval_ms, C) > 0).
+
+strict_and_autoconnect_flags_test() ->
+    C = epmdns_config:parse([{epmdns_strict, [["true"]]}, {epmdns_autoconnect, [["yes"]]}], []),
+    ?assertMatch(#{strict := true, autoconnect := true, warnings := []}, C).
+
+strict_and_autoconnect_env_test() ->
+    C = epmdns_config:parse([], [{"EPMDNS_STRICT", "TRUE"}, {"EPMDNS_AUTOCONNECT", "1"}]),
+    ?assertMatch(#{strict := true, autoconnect := true}, C),
+    %% The flag wins over the environment.
+    C2 = epmdns_config:parse([{epmdns_strict, [["false"]]}], [{"EPMDNS_STRICT", "true"}]),
+    ?assertEqual(false, maps:get(strict, C2)).
+
+boolean_test_() ->
+    [?_assertEqual({ok, true}, epmdns_config:boolean(T)) || T <- ["true", "True", " yes ", "on", "1"]]
+    ++ [?_assertEqual({ok, false}, epmdns_config:boolean(F)) || F <- ["false", "NO", "off", "0"]]
+    ++ [?_assertEqual(error, epmdns_config:boolean(B)) || B <- ["", "maybe", "2", "truee"]].
+
+bad_settings_warn_test() ->
+    C = epmdns_config:parse([{epmdns_strict, [["maybe"]]}, {epmdns_lease, [["12s"]]}],
+                            [{"EPMDNS_AUTOCONNECT", "sometimes"}]),
+    ?assertMatch(#{strict := false, autoconnect := false, lease := 60}, C),
+    [Lease, Strict, Auto] = maps:get(warnings, C),
+    ?assertEqual("epmdns: bad setting -epmdns_lease / EPMDNS_LEASE: \"12s\" "
+                 "(want a positive number of seconds); using 60", Lease),
+    ?assertEqual("epmdns: bad setting -epmdns_strict / EPMDNS_STRICT: \"maybe\" "
+                 "(want true or false); using false", Strict),
+    ?assertNotEqual(nomatch, string:find(Auto, "-epmdns_autoconnect / EPMDNS_AUTOCONNECT")).
+
+node_atoms_test() ->
+    ?assertEqual(['a@h1.z', 'b@h2.z'],
+                 epmdns_config:node_atoms(["b@h2.z", "a@h1.z", "b@h2.z", "junk", "@h", "n@"])).
+
+to_connect_test_() ->
+    Pending = #{'p@h' => make_ref()},
+    [?_assertEqual(['c@h'], epmdns_autoconnect:to_connect(['me@h', 'c@h', 'up@h', 'p@h'], 'me@h',
+                                                          ['up@h'], Pending)),
+     ?_assertEqual([], epmdns_autoconnect:to_connect([], 'me@h', [], #{})),
+     %% No more than 32 attempts under way at once.
+     ?_assertEqual(32, length(epmdns_autoconnect:to_connect(
+                               [list_to_atom("n" ++ integer_to_list(I) ++ "@h") || I <- lists:seq(1, 50)],
+                               'me@h', [], #{}))),
+     ?_assertEqual(31, length(epmdns_autoconnect:to_connect(
+                               [list_to_atom("n" ++ integer_to_list(I) ++ "@h") || I <- lists:seq(1, 50)],
+                               'me@h', [], Pending)))].

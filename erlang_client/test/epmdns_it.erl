@@ -1,7 +1,7 @@
 %% Driven by test_epmdns.py: runs on a real distributed node, prints one
 %% "CHECK <name> <term>" line per check, then halts. Every wait is bounded.
 -module(epmdns_it).
--export([registered/0, static/0]).
+-export([registered/0, static/0, autoconnect/0]).
 
 %% On node b: a@host1 is up and registered.
 registered() ->
@@ -31,6 +31,23 @@ static() ->
         check(status, rpc:call(S, epmdns, status, [], 5000)),
         check(self_status, epmdns:status())
     end).
+
+%% On node b (no autoconnect): a@host5 has autoconnect on; nobody pings anybody. a must
+%% connect to b by itself, from the cluster's PTR records.
+autoconnect() ->
+    run(fun() ->
+        A = 'a@host5.erl.internal',
+        check(nodes, epmdns:nodes()),
+        check(connected, wait_until(fun() -> lists:member(A, nodes()) end, 15000)),
+        check(a_nodes, rpc:call(A, epmdns, nodes, [], 5000))
+    end).
+
+wait_until(F, Ms) when Ms =< 0 -> F();
+wait_until(F, Ms) ->
+    case F() of
+        true -> true;
+        _ -> timer:sleep(100), wait_until(F, Ms - 100)
+    end.
 
 run(F) ->
     Code = try F(), 0

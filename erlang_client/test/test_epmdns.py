@@ -6,6 +6,7 @@ No EPMD anywhere: nothing may listen on TCP 4369 before or after. Nodes run with
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -57,18 +58,51 @@ def erl_argv(node, server, extra=()):
             "-epmdns_servers", harness.listen_arg(server.host, server.port), *extra]
 
 
-def node_env():
+def node_env(extra=None):
     env = dict(os.environ)
-    for var in ("EPMDNS_SERVERS", "EPMDNS_KEY", "EPMDNS_DOMAIN", "EPMDNS_LEASE", "EPMDNS_ADDRESS"):
+    for var in ("EPMDNS_SERVERS", "EPMDNS_KEY", "EPMDNS_DOMAIN", "EPMDNS_LEASE", "EPMDNS_ADDRESS",
+                "EPMDNS_STRICT", "EPMDNS_AUTOCONNECT"):
         env.pop(var, None)
+    env.update(extra or {})
     return env
 
 
-def start_node(cleanup, name, argv):
+def start_node(cleanup, name, argv, env=None):
     workdir = harness.temp_dir(cleanup, "epmdns-node-")
-    proc = harness.Process(name, argv, workdir, env=node_env())
+    proc = harness.Process(name, argv, workdir, env=node_env(env))
     cleanup(proc.stop)
     return proc
+
+
+def output(proc):
+    return proc.stdout() + proc.stderr()
+
+
+def accepts(port, timeout=1.0):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+class Address:
+    """Where a server will be (or never is): what erl_argv needs of a Server."""
+
+    def __init__(self, host, port):
+        self.host, self.port = host, port
+
+
+def start_updating_on(cleanup, port, key):
+    """epmdnsd with updates (key, --lease-min 1) on 127.0.0.1:port, a port picked earlier."""
+    workdir = harness.temp_dir(cleanup, "epmdnsd-update-")
+    keys = harness.write_key_file(os.path.join(workdir, "keys.conf"), [key])
+    argv = [harness.epmdnsd_path(), "--listen", harness.listen_arg("127.0.0.1", port),
+            "--state-dir", os.path.join(workdir, "state"), "--keys", keys, "--lease-min", "1"]
+    server = harness.Server("epmdnsd", argv, workdir, [("127.0.0.1", port)])
+    cleanup(server.stop)
+    server.wait_answers_soa(ZONE)
+    return server
 
 
 def run_driver(argv):
@@ -147,6 +181,155 @@ class RegisteredModeTest(EpmdnsTestCase):
         self.assertTrue(ended, "a did not exit after init:stop()")
         self.assertFalse(harness.rdatas(self.server, "_erlang-dist._tcp.host1.erl.internal.", "PTR")
                          & {harness.canon("PTR", a_inst)}, "a's PTR still there")
+
+
+class RegistrationRulesTest(EpmdnsTestCase):
+    """One live node per name, as EPMD; a restart after kill -9 takes the name over at once;
+    strict mode; a server that comes only after the node."""
+
+    def setUp(self):
+        super().setUp()
+        self.key = harness.TsigKey("node.")
+        workdir = harness.temp_dir(self.addCleanup)
+        self.key_file = harness.write_key_file(os.path.join(workdir, "node.key"), [self.key])
+
+    def key_args(self, lease=30):
+        return ["-epmdns_key", self.key_file, "-epmdns_lease", str(lease)]
+
+    def start_server(self):
+        self.server = harness.start_epmdnsd_updating(self.addCleanup, keys=[self.key],
+                                                     args=["--lease-min", "1"])
+
+    def wait_srv(self, instance, node, unlike=None):
+        """The port of instance's SRV once it is there (and not `unlike`); fails if node exits."""
+        def port():
+            got = self.dig_srv(instance)
+            if len(got) == 1 and int(got[0].split()[2]) != unlike:
+                return int(got[0].split()[2])
+            return None if node.alive() else -1
+        p = harness.wait_until(port, WAIT)
+        self.assertTrue(p and p > 0, f"no SRV for {instance}\n" + node.describe())
+        return p
+
+    def test_duplicate_live_name_refused(self):
+        self.start_server()
+        inst = "d._erlang-dist._tcp.host5.erl.internal."
+        argv = erl_argv("d@host5.erl.internal", self.server, self.key_args())
+        first = start_node(self.addCleanup, "d1", argv)
+        port = self.wait_srv(inst, first)
+        t0 = time.monotonic()
+        p = subprocess.run(argv + ["-eval", "io:format(\"STARTED~n\")"], capture_output=True,
+                           text=True, timeout=NODE_RUN_TIMEOUT, stdin=subprocess.DEVNULL,
+                           env=node_env())
+        took = time.monotonic() - t0
+        report = f"exit {p.returncode} after {took:.1f}s\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+        self.assertNotEqual(p.returncode, 0, report)
+        self.assertNotIn("STARTED", p.stdout, report)
+        line = f"epmdns: name d@host5.erl.internal is registered by a live node at 127.0.0.1:{port}"
+        self.assertIn(line, p.stdout + p.stderr, report)
+        self.assertLess(took, 15, report)
+        # The first node keeps its name and its records.
+        self.assertTrue(first.alive(), first.describe())
+        self.assertEqual(self.dig_srv(inst), [f"0 0 {port} host5.erl.internal."])
+
+    def test_restart_after_kill9_takes_over_at_once(self):
+        self.start_server()
+        inst = "k._erlang-dist._tcp.host5.erl.internal."
+        argv = erl_argv("k@host5.erl.internal", self.server, self.key_args(lease=30))
+        old = start_node(self.addCleanup, "k0", argv)
+        old_port = self.wait_srv(inst, old)
+        old_txt = harness.rdatas(self.server, inst, "TXT")
+        old.stop(signal.SIGKILL)
+        # Two restarts at once under the same name: one takes the name over, well within the
+        # 30 s lease; the other finds it held by a live node and stops.
+        t0 = time.monotonic()
+        news = [start_node(self.addCleanup, f"k{i}", argv) for i in (1, 2)]
+        new_port = self.wait_srv(inst, news[0], unlike=old_port)
+        took = time.monotonic() - t0
+        describe = "\n".join(n.describe() for n in news)
+        self.assertLess(took, 6, describe)  # node start-up included; the lease is 30 s
+        self.assertTrue(accepts(new_port), describe)
+        self.assertNotEqual(harness.rdatas(self.server, inst, "TXT"), old_txt, "the token did not change")
+        self.assertTrue(harness.wait_until(lambda: sum(n.alive() for n in news) == 1, WAIT),
+                        "not exactly one restarted node survives\n" + describe)
+        loser = next(n for n in news if not n.alive())
+        self.assertIn("epmdns: name k@host5.erl.internal is registered by a live node at "
+                      f"127.0.0.1:{new_port}", output(loser), describe)
+        self.assertEqual(self.dig_srv(inst), [f"0 0 {new_port} host5.erl.internal."])
+
+    def test_strict_without_server_fails_at_boot(self):
+        port = harness.free_port()  # nothing listens there
+        self.server = Address("127.0.0.1", port)
+        argv = erl_argv("t@host6.erl.internal", self.server, self.key_args())
+        for extra, env in ((["-epmdns_strict", "true"], None), ([], {"EPMDNS_STRICT": "true"})):
+            p = subprocess.run(argv + extra + ["-eval", "io:format(\"STARTED~n\")"],
+                               capture_output=True, text=True, timeout=NODE_RUN_TIMEOUT,
+                               stdin=subprocess.DEVNULL, env=node_env(env))
+            report = f"{extra} {env}: exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+            self.assertNotEqual(p.returncode, 0, report)
+            self.assertNotIn("STARTED", p.stdout, report)
+            self.assertRegex(p.stderr, r"(?m)^epmdns: cannot register t@host6\.erl\.internal "
+                             r"\(strict mode\): .*127\.0\.0\.1:%d" % port, report)
+
+    def test_server_started_after_the_node(self):
+        port = harness.free_port()
+        self.server = Address("127.0.0.1", port)
+        inst = "l._erlang-dist._tcp.host6.erl.internal."
+        node = start_node(self.addCleanup, "l", erl_argv("l@host6.erl.internal", self.server,
+                                                         self.key_args()))
+        waiting = harness.wait_until(lambda: "retries in the background" in node.stderr()
+                                     or not node.alive(), WAIT)
+        self.assertTrue(waiting and node.alive(), "no boot line, or the node stopped\n" + node.describe())
+        self.assertIn("epmdns: cannot register l@host6.erl.internal yet", node.stderr())
+        self.server = start_updating_on(self.addCleanup, port, self.key)
+        self.wait_srv(inst, node)
+        logged = harness.wait_until(lambda: re.search(
+            r"epmdns: registered l@host6\.erl\.internal after \d+ failed attempts?", output(node)), 5)
+        self.assertTrue(logged, "no log line once registered\n" + node.describe())
+        self.assertTrue(node.alive(), node.describe())
+
+    def test_records_lost_by_the_server_registered_again(self):
+        # epmdnsd comes back without its state: the next renewal finds its token gone
+        # and the node registers again at once, by the first-registration rules.
+        port = harness.free_port()
+        self.server = start_updating_on(self.addCleanup, port, self.key)
+        inst = "r._erlang-dist._tcp.host6.erl.internal."
+        node = start_node(self.addCleanup, "r", erl_argv("r@host6.erl.internal", self.server,
+                                                         self.key_args(lease=LEASE)))
+        first = self.wait_srv(inst, node)
+        self.server.stop(signal.SIGKILL)
+        self.server = start_updating_on(self.addCleanup, port, self.key)  # a fresh state dir
+        self.assertEqual(self.wait_srv(inst, node), first)
+        logged = harness.wait_until(lambda: "epmdns: registered r@host6.erl.internal again"
+                                    in output(node), 5)
+        self.assertTrue(logged, node.describe())
+
+
+class ClusterTest(EpmdnsTestCase):
+    """epmdns:nodes() lists the cluster; autoconnect connects nodes that never pinged."""
+
+    def test_nodes_and_autoconnect(self):
+        key = harness.TsigKey("node.")
+        workdir = harness.temp_dir(self.addCleanup)
+        key_file = harness.write_key_file(os.path.join(workdir, "node.key"), [key])
+        self.server = harness.start_epmdnsd_updating(self.addCleanup, keys=[key],
+                                                     args=["--lease-min", "1"])
+        key_args = ["-epmdns_key", key_file, "-epmdns_lease", str(LEASE)]
+        a = start_node(self.addCleanup, "a", erl_argv("a@host5.erl.internal", self.server,
+                                                      key_args + ["-epmdns_autoconnect", "true"]))
+        self.assertTrue(harness.wait_until(
+            lambda: self.dig_srv("a._erlang-dist._tcp.host5.erl.internal.") or not a.alive(), WAIT)
+            and a.alive(), "a did not register\n" + a.describe())
+        p, checks = run_driver(erl_argv("b@host6.erl.internal", self.server, key_args)
+                               + ["-eval", "epmdns_it:autoconnect()"])
+        report = f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}\n" + a.describe()
+        self.assertEqual(p.returncode, 0, report)
+        for listed in (checks.get("nodes", ""), checks.get("a_nodes", "")):
+            self.assertTrue(listed.startswith("{ok,"), report)
+            for n in ("'a@host5.erl.internal'", "'app1@host1.erl.internal'", "'app2@host2.erl.internal'"):
+                self.assertIn(n, listed, report)
+        self.assertIn("'b@host6.erl.internal'", checks.get("a_nodes", ""), report)
+        self.assertEqual(checks.get("connected"), "true", report)
 
 
 STATIC_EXTRA = """

@@ -164,6 +164,29 @@ TEST(Cache, HotEntryIsRefreshedOnceInTheBackground) {
   EXPECT_EQ(hit->port, 4371);
 }
 
+TEST(Cache, AnswerOlderThanRefreshAfterIsServedAndRenewed) {
+  Fixture f;
+  CacheOptions options;
+  options.refresh_after = 1000ms;
+  auto cache = f.make(options);
+  f.lookup(*cache, "a");
+  f.answer(ok(4370, 60));
+  f.now += 500ms;  // young: from memory, no refresh
+  ASSERT_TRUE(cache->try_get("a"));
+  EXPECT_EQ(f.fetch_count, 1);
+  f.now += 1s;  // older than refresh_after: still answered at once, and one refresh starts
+  auto old = cache->try_get("a");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->port, 4370);
+  ASSERT_TRUE(cache->try_get("a"));
+  EXPECT_EQ(f.fetch_count, 2);
+  f.answer(ok(5000, 60));  // the node came back on another port
+  auto renewed = cache->try_get("a");
+  ASSERT_TRUE(renewed);
+  EXPECT_EQ(renewed->port, 5000);
+  EXPECT_EQ(f.fetch_count, 2);
+}
+
 TEST(Cache, FailedRefreshKeepsTheEntry) {
   Fixture f;
   auto cache = f.make();
