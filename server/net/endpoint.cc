@@ -60,7 +60,12 @@ absl::StatusOr<UniqueFd> bound_socket(const Endpoint& endpoint, int type, int fl
   if (!fd) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
   const int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (type == SOCK_DGRAM) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (type == SOCK_DGRAM) {
+    setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    // Room for a burst of a few thousand queries (the kernel caps it at net.core.rmem_max).
+    const int receive_buffer = 4 << 20;
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   if (endpoint.address.ss_family == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&endpoint.address), endpoint.length) != 0) {
     return absl::UnavailableError(absl::StrCat("cannot bind ", endpoint.text, ": ", std::strerror(errno)));
