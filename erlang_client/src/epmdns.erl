@@ -24,6 +24,9 @@
 -define(WAIT_MARGIN_MS, 250).
 -define(UNREGISTER_WAIT_MS, 1800).  % net_sup's shutdown time for us is 2000 ms
 -define(RETRY_MIN_MS, 1000).
+%% register_node holds up net_kernel at most this long outside strict mode; a registration
+%% still under way then goes on in the background.
+-define(REGISTER_WAIT_MS, 1500).
 -define(RETRY_MAX_MS, 30000).
 %% Distribution protocol version used when the caller gets the port only.
 -define(VERSION, 6).
@@ -182,6 +185,10 @@ handle_call({register, Name, Port, Family}, From, #{config := Config} = S) ->
             Node = {atom_to_list(Name), Port, Family},
             S1 = start_register(cancel_retry(S#{node := Node, registered := false, failures := 0,
                                                retry_ms := ?RETRY_MIN_MS})),
+            case maps:get(strict, Config, false) of
+                true -> ok;
+                false -> erlang:send_after(?REGISTER_WAIT_MS, self(), {register_wait_over, From})
+            end,
             {noreply, S1#{waiting := From}}
     end;
 handle_call(status, _From, #{config := Config} = S) ->
@@ -197,6 +204,12 @@ handle_cast(_Msg, S) ->
 
 handle_info({Ref, Result}, #{ref := Ref} = S) ->
     registered(Result, S#{ref := undefined});
+handle_info({register_wait_over, From}, #{waiting := From} = S) ->
+    stderr("epmdns: registering " ++ node_name(S) ++ " takes long; the node starts and the "
+           "registration goes on in the background"),
+    {noreply, reply_waiting({ok, -1}, S)};
+handle_info({register_wait_over, _}, S) ->
+    {noreply, S};
 handle_info(retry_register, #{ref := undefined, registered := false, node := {_, _, _}} = S) ->
     {noreply, start_register(S#{retry_timer := undefined})};
 handle_info(retry_register, S) ->

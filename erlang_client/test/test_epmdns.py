@@ -271,6 +271,24 @@ class RegistrationRulesTest(EpmdnsTestCase):
             self.assertRegex(p.stderr, r"(?m)^epmdns: cannot register t@host6\.erl\.internal "
                              r"\(strict mode\): .*127\.0\.0\.1:%d" % port, report)
 
+    def test_silent_server_does_not_hold_up_boot(self):
+        """A server that takes datagrams and never answers: register_node gives up waiting
+        after 1.5 s (outside strict mode), so distribution starts well before the UPDATE's own
+        3 s timeout, and says so in one line."""
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        self.server = Address("127.0.0.1", silent.getsockname()[1])
+        argv = erl_argv("s@host6.erl.internal", self.server, self.key_args())
+        started = time.monotonic()
+        p = subprocess.run(argv + ["-eval", "io:format(\"STARTED ~p~n\", [node()]), init:stop()"],
+                           capture_output=True, text=True, timeout=NODE_RUN_TIMEOUT,
+                           stdin=subprocess.DEVNULL, env=node_env())
+        elapsed = time.monotonic() - started
+        report = f"exit {p.returncode} after {elapsed:.1f} s\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+        self.assertIn("STARTED 's@host6.erl.internal'", p.stdout, report)
+        self.assertIn("epmdns: registering s@host6.erl.internal takes long; the node starts", p.stderr, report)
+
     def test_server_started_after_the_node(self):
         port = harness.free_port()
         self.server = Address("127.0.0.1", port)
