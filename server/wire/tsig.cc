@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "wire/message.h"
 #include "wire/types.h"
@@ -46,23 +48,51 @@ uint16_t get_u16(std::span<const uint8_t> bytes, size_t offset) {
   return static_cast<uint16_t>(bytes[offset] << 8 | bytes[offset + 1]);
 }
 
+// An HMAC context initialised with `key` (digest looked up, key padded): null on failure.
+MacContextPtr keyed_context(const TsigKey& key) {
+  EVP_MAC* method = hmac_method();
+  if (method == nullptr) return nullptr;
+  MacContextPtr context(EVP_MAC_CTX_new(method));
+  if (!context) return nullptr;
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(openssl_digest_name(key.algorithm)),
+                                       0),
+      OSSL_PARAM_construct_end()};
+  static const unsigned char kNoSecret = 0;
+  const auto* secret = key.secret.empty() ? &kNoSecret : reinterpret_cast<const unsigned char*>(key.secret.data());
+  if (EVP_MAC_init(context.get(), secret, key.secret.size(), params) != 1) return nullptr;
+  return context;
+}
+
+// Keyed contexts of the keys this thread used lately; each message starts from a copy, which
+// spares it the digest lookup and the key schedule. An entry is only reused for the very
+// same algorithm and secret, so a key freed and another allocated at its address is safe.
+struct KeyedTemplate {
+  TsigAlgorithm algorithm;
+  std::string secret;
+  MacContextPtr context;
+};
+
+MacContextPtr fresh_context(const TsigKey& key) {
+  constexpr size_t kMaxTemplates = 64;
+  thread_local std::vector<std::pair<const TsigKey*, KeyedTemplate>> templates;
+  for (auto& [address, entry] : templates) {
+    if (address == &key && entry.algorithm == key.algorithm && entry.secret == key.secret) {
+      return MacContextPtr(EVP_MAC_CTX_dup(entry.context.get()));
+    }
+  }
+  MacContextPtr context = keyed_context(key);
+  if (!context) return nullptr;
+  MacContextPtr copy(EVP_MAC_CTX_dup(context.get()));
+  if (templates.size() >= kMaxTemplates) templates.clear();
+  templates.push_back({&key, KeyedTemplate{key.algorithm, key.secret, std::move(context)}});
+  return copy;
+}
+
 // An HMAC fed piece by piece; any OpenSSL failure makes finish() fail.
 class Hmac {
  public:
-  explicit Hmac(const TsigKey& key) {
-    EVP_MAC* method = hmac_method();
-    if (method == nullptr) return;
-    context_.reset(EVP_MAC_CTX_new(method));
-    if (!context_) return;
-    const OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(openssl_digest_name(key.algorithm)),
-                                         0),
-        OSSL_PARAM_construct_end()};
-    static const unsigned char kNoSecret = 0;
-    const auto* secret =
-        key.secret.empty() ? &kNoSecret : reinterpret_cast<const unsigned char*>(key.secret.data());
-    ok_ = EVP_MAC_init(context_.get(), secret, key.secret.size(), params) == 1;
-  }
+  explicit Hmac(const TsigKey& key) : context_(fresh_context(key)), ok_(context_ != nullptr) {}
 
   void update(std::string_view bytes) {
     if (ok_ && !bytes.empty()) {
