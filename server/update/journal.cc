@@ -233,7 +233,7 @@ absl::StatusOr<Journal> Journal::open(const std::string& dir, const ReplayFn& re
   if (numbers.empty()) {
     absl::StatusOr<UniqueFd> fd = create_journal_file(dir, *folded + 1);
     if (!fd.ok()) return fd.status();
-    return Journal(dir, *folded + 1, std::move(*fd), 0);
+    return Journal(dir, *folded + 1, std::move(*fd), 0, 0);
   }
   for (size_t i = 0; i + 1 < numbers.size(); ++i) {
     const std::string path = journal_path(dir, numbers[i]);
@@ -250,13 +250,15 @@ absl::StatusOr<Journal> Journal::open(const std::string& dir, const ReplayFn& re
   if (!intact.ok()) return intact.status();
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd) return errno_status("cannot open", path);
-  if (*intact < data->size()) {
-    std::fprintf(stderr, "epmdnsd: %s: cut %zu bytes of an unfinished entry\n", path.c_str(), data->size() - *intact);
-    if (::ftruncate(fd.get(), static_cast<off_t>(*intact)) != 0 || ::fdatasync(fd.get()) != 0) {
-      return errno_status("cannot cut the torn tail of", path);
-    }
+  const std::string_view tail = std::string_view(*data).substr(*intact);
+  if (tail.find_first_not_of('\0') == std::string_view::npos) {
+    return Journal(dir, newest, std::move(fd), *intact, data->size());  // zeros: room prepared earlier
   }
-  return Journal(dir, newest, std::move(fd), *intact);
+  std::fprintf(stderr, "epmdnsd: %s: cut %zu bytes of an unfinished entry\n", path.c_str(), tail.size());
+  if (::ftruncate(fd.get(), static_cast<off_t>(*intact)) != 0 || ::fdatasync(fd.get()) != 0) {
+    return errno_status("cannot cut the torn tail of", path);
+  }
+  return Journal(dir, newest, std::move(fd), *intact, *intact);
 }
 
 absl::Status Journal::replay(const ReplayFn& replay) const {
@@ -265,7 +267,7 @@ absl::Status Journal::replay(const ReplayFn& replay) const {
   for (uint64_t number : journal_numbers(dir_)) {
     if (number <= *folded || number > number_) continue;
     const std::string path = journal_path(dir_, number);
-    absl::StatusOr<std::string> data = read_file(path, number == number_ ? size_ : UINT64_MAX);
+    absl::StatusOr<std::string> data = read_file(path, number == number_ ? written_ : UINT64_MAX);
     if (!data.ok()) return data.status();
     absl::StatusOr<size_t> replayed = replay_entries(*data, replay, false, path);
     if (!replayed.ok()) return replayed.status();
@@ -273,49 +275,87 @@ absl::Status Journal::replay(const ReplayFn& replay) const {
   return absl::OkStatus();
 }
 
-void Journal::append(std::string_view apex, const ChangeSet& changes) { encode_entry(apex, changes, pending_); }
-
-Journal::PendingWrite Journal::take_pending() {
-  PendingWrite write{std::move(pending_), size_};
-  pending_.clear();
-  return write;
-}
-
-absl::Status Journal::write_durably(const PendingWrite& write) const {
-  if (write.bytes.empty()) return absl::OkStatus();
-  const std::string path = journal_path(dir_, number_);
-  size_t written = 0;
-  absl::Status status;
-  while (written < write.bytes.size()) {
-    const ssize_t n = ::pwrite(fd_.get(), write.bytes.data() + written, write.bytes.size() - written,
-                               static_cast<off_t>(write.offset + written));
+absl::Status Journal::append(std::string_view apex, const ChangeSet& changes) {
+  scratch_.clear();
+  encode_entry(apex, changes, scratch_);
+  const uint64_t end = written_ + scratch_.size();
+  if (end > prepared_ && flush_to_disk_) prepare(end);
+  for (size_t done = 0; done < scratch_.size();) {
+    const ssize_t n = ::pwrite(fd_.get(), scratch_.data() + done, scratch_.size() - done,
+                               static_cast<off_t>(written_ + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      status = errno_status("cannot write", path);
-      break;
+      const absl::Status status = errno_status("cannot write", journal_path(dir_, number_));
+      // Leave no partial entry behind, so later entries stay readable.
+      if (written_ < prepared_) {
+        static const char kZeros[512] = {};
+        for (size_t z = 0; z < done; z += sizeof kZeros) {
+          (void)::pwrite(fd_.get(), kZeros, std::min(sizeof kZeros, done - z), static_cast<off_t>(written_ + z));
+        }
+      } else {
+        (void)::ftruncate(fd_.get(), static_cast<off_t>(written_));
+      }
+      return status;
     }
-    written += static_cast<size_t>(n);
+    done += static_cast<size_t>(n);
   }
-  if (status.ok() && flush_to_disk_ && ::fdatasync(fd_.get()) != 0) status = errno_status("cannot sync", path);
-  // On failure leave no partial entry behind, so later entries stay readable.
-  if (!status.ok()) (void)::ftruncate(fd_.get(), static_cast<off_t>(write.offset));
-  return status;
+  written_ = end;
+  prepared_ = std::max(prepared_, end);
+  return absl::OkStatus();
+}
+
+void Journal::prepare(uint64_t end) {
+  static const char kZeros[64 << 10] = {};
+  const uint64_t target = (end / kPreallocation + 1) * kPreallocation;
+  for (uint64_t at = prepared_; at < target;) {
+    const ssize_t n = ::pwrite(fd_.get(), kZeros, std::min<uint64_t>(sizeof kZeros, target - at), static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      (void)::ftruncate(fd_.get(), static_cast<off_t>(prepared_));
+      return;
+    }
+    at += static_cast<uint64_t>(n);
+  }
+  prepared_ = target;
+}
+
+absl::Status Journal::sync_file() const {
+  if (!flush_to_disk_ || ::fdatasync(fd_.get()) == 0) return absl::OkStatus();
+  return errno_status("cannot sync", journal_path(dir_, number_));
+}
+
+void Journal::cut(uint64_t begin) {
+  // After a failed sync the kernel's copy cannot be trusted either: drop it all.
+  (void)::ftruncate(fd_.get(), static_cast<off_t>(begin));
+  written_ = prepared_ = begin;
+  size_ = std::min(size_, begin);
 }
 
 absl::Status Journal::sync() {
-  const PendingWrite write = take_pending();
-  absl::Status status = write_durably(write);
-  if (status.ok()) advance(write);
+  const Range range = unsynced();
+  if (range.begin == range.end) return absl::OkStatus();
+  absl::Status status = sync_file();
+  if (status.ok()) {
+    synced(range.end);
+  } else {
+    cut(range.begin);
+  }
   return status;
 }
 
 absl::StatusOr<uint64_t> Journal::rotate() {
   absl::Status synced = sync();
   if (!synced.ok()) return synced;
+  // A finished file holds entries only: compaction and replay read it to its end.
+  if (prepared_ > size_) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0 || ::fdatasync(fd_.get()) != 0) {
+      return errno_status("cannot cut the prepared space of", journal_path(dir_, number_));
+    }
+  }
   absl::StatusOr<UniqueFd> fd = create_journal_file(dir_, number_ + 1);
   if (!fd.ok()) return fd.status();
   fd_ = std::move(*fd);
-  size_ = 0;
+  size_ = written_ = prepared_ = 0;
   return number_++;
 }
 

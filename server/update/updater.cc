@@ -49,7 +49,7 @@ struct Updater::Outcome {
 struct Updater::Commit {
   std::vector<Pending> batch;
   std::vector<Outcome> outcomes;
-  Journal::PendingWrite write;
+  Journal::Range journal;  // its entries, written before any query could see them
   uint64_t now = 0;
   absl::Status status;
 };
@@ -57,6 +57,7 @@ struct Updater::Commit {
 // Applies replayed journal entries to `catalog`, counting those for zones it lacks.
 struct Replayer {
   zone::Catalog& catalog;
+  ChangeListener* listener = nullptr;
   size_t skipped = 0;
   void operator()(std::string_view apex, const ChangeSet& changes) {
     zone::Zone* zone = catalog.find_apex(apex);
@@ -65,6 +66,7 @@ struct Replayer {
       return;
     }
     for (const Change& change : changes) apply_change(*zone, change);
+    if (listener != nullptr) listener->changed(apex, changes, false);
   }
   void report() const {
     if (skipped > 0) {
@@ -75,10 +77,12 @@ struct Replayer {
 
 absl::StatusOr<std::unique_ptr<Updater>> Updater::start(zone::Catalog& catalog, zone::RwLock& lock,
                                                         const wire::Keyring& keyring, Policy policy, UpdaterConfig config) {
-  Replayer replayer{catalog};
+  if (config.listener != nullptr) config.listener->replay_started();
+  Replayer replayer{catalog, config.listener};
   absl::StatusOr<Journal> journal = Journal::open(config.state_dir, std::ref(replayer));
   if (!journal.ok()) return journal.status();
   replayer.report();
+  if (config.listener != nullptr) config.listener->replay_finished(catalog);
   journal->set_flush_to_disk(config.flush_to_disk);
   std::unique_ptr<Updater> updater(
       new Updater(catalog, lock, keyring, std::move(policy), std::move(config), std::move(*journal)));
@@ -189,9 +193,11 @@ void Updater::reload_now(const ZoneLoader& loader) {
   };
   absl::StatusOr<zone::Catalog> fresh = loader();
   if (!fresh.ok()) return failed(fresh.status());
-  Replayer replayer{*fresh};
+  if (config_.listener != nullptr) config_.listener->replay_started();
+  Replayer replayer{*fresh, config_.listener};
   if (absl::Status replayed = journal_.replay(std::ref(replayer)); !replayed.ok()) return failed(replayed);
   replayer.report();
+  if (config_.listener != nullptr) config_.listener->replay_finished(*fresh);
   with_write_lock([&] { catalog_ = std::move(*fresh); });
   next_expiry_ = 0;  // the replay may have brought back leases: look at all of them once
   expire_leases(static_cast<uint32_t>(unix_now()));
@@ -241,7 +247,12 @@ void Updater::sync_loop() {
       if (!in_flight_ || in_flight_done_) return;  // stopping, nothing left
       commit = in_flight_.get();
     }
-    commit->status = journal_.write_durably(commit->write);
+    if (commit->journal.begin != commit->journal.end) commit->status = journal_.sync_file();
+    if (commit->status.ok() && config_.listener != nullptr) {
+      for (const Outcome& out : commit->outcomes) {
+        if (!out.changes.empty()) config_.listener->changed(out.zone->apex(), out.changes, true);
+      }
+    }
     if (commit->status.ok()) send_replies(*commit);
     {
       std::lock_guard<std::mutex> guard(sync_mutex_);
@@ -268,10 +279,11 @@ bool Updater::settle(Commit* later) {
   }
   if (!done) return true;
   if (done->status.ok()) {
-    journal_.advance(done->write);
+    journal_.synced(done->journal.end);
     return true;
   }
   std::fprintf(stderr, "epmdnsd: updates failed, nothing changed: %s\n", std::string(done->status.message()).c_str());
+  journal_.cut(done->journal.begin);  // `later` wrote after it: gone too
   if (later != nullptr) take_back(*later);
   take_back(*done);
   return false;
@@ -335,10 +347,24 @@ Updater::Outcome Updater::process(const Pending& pending, uint64_t now) {
   const uint32_t lease = grant_lease(config_.leases, out.request.edns);
   if (out.request.edns.has_lease) out.lease = lease;
   const uint32_t expiry = lease == 0 ? 0 : static_cast<uint32_t>(now + lease);
-  with_write_lock([&] { apply_updates(*out.zone, out.request, expiry, out.changes); });
+  // Apply and journal: the entry is written before queries can see the change, so a crash
+  // of the server never undoes what a query saw (the SOA serial never goes back). The sync
+  // that makes it survive a crash of the machine comes for the whole batch at once.
+  absl::Status written;
+  with_write_lock([&] {
+    apply_updates(*out.zone, out.request, expiry, out.changes);
+    if (out.changes.empty()) return;
+    written = journal_.append(out.zone->apex(), out.changes);
+    if (!written.ok()) revert(*out.zone, out.changes);
+  });
+  if (!written.ok()) {
+    std::fprintf(stderr, "epmdnsd: update failed, nothing changed: %s\n", std::string(written.message()).c_str());
+    out.changes.clear();
+    out.lease.reset();
+    out.rcode = rcode::SERVFAIL;
+    return out;
+  }
   if (expiry != 0) next_expiry_ = std::min(next_expiry_, expiry);
-  // Journal (made durable for the whole batch at once).
-  if (!out.changes.empty()) journal_.append(out.zone->apex(), out.changes);
   return out;
 }
 
@@ -349,11 +375,8 @@ void Updater::process_batch(std::vector<Pending>& batch) {
   for (const Pending& pending : batch) commit->outcomes.push_back(process(pending, commit->now));
   commit->batch = std::move(batch);
   batch.clear();
-  if (!settle(commit.get())) {
-    journal_.take_pending();  // this batch's entries: it was taken back
-    return;
-  }
-  commit->write = journal_.take_pending();
+  if (!settle(commit.get())) return;  // this batch was taken back with the one before
+  commit->journal = journal_.unsynced();
   {
     std::lock_guard<std::mutex> guard(sync_mutex_);
     in_flight_ = std::move(commit);
@@ -432,18 +455,23 @@ void Updater::expire_leases(uint32_t now) {
       }
     });
     if (expired.empty()) continue;
+    absl::Status synced;
     with_write_lock([&] {
       for (const Change& change : expired) apply_change(*zone, change);
       bump_serial(*zone, expired);
+      synced = journal_.append(zone->apex(), expired);
+      if (!synced.ok()) revert(*zone, expired);
     });
-    journal_.append(zone->apex(), expired);
-    const absl::Status synced = journal_.sync();
+    if (synced.ok()) {
+      synced = journal_.sync();
+      if (!synced.ok()) with_write_lock([&] { revert(*zone, expired); });  // records and serial back
+    }
     if (!synced.ok()) {
-      // Put the records (and the serial) back; the next sweep tries again.
-      with_write_lock([&] { revert(*zone, expired); });
-      next_expiry_ = now + 1;
+      next_expiry_ = now + 1;  // the next sweep tries again
       std::fprintf(stderr, "epmdnsd: lease expiry not journaled, retrying: %s\n",
                    std::string(synced.message()).c_str());
+    } else if (config_.listener != nullptr) {
+      config_.listener->changed(zone->apex(), expired, true);
     }
   }
 }

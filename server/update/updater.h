@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "update/journal.h"
+#include "update/listener.h"
 #include "update/policy.h"
 #include "wire/tsig_key.h"
 #include "zone/catalog.h"
@@ -43,6 +44,7 @@ struct UpdaterConfig {
   bool allow_unsigned = false;
   bool flush_to_disk = true;  // fdatasync the journal before answering
   size_t max_batch = 256;
+  ChangeListener* listener = nullptr;  // told of replayed and durable changes (IXFR, NOTIFY); may be null
 };
 
 class Updater {

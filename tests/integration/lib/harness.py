@@ -1117,6 +1117,23 @@ def registrations_present(server_or_host, nodes, port=None):
     return {node: [rd in answers[(o, t)][1] for o, t, rd in recs] for node, recs in wanted}
 
 
+JOURNAL_ENTRY_MAGIC = 0x45504A31  # "EPJ1": magic, payload length, CRC-32C, then the payload
+
+
+def journal_entries_end(path):
+    """Where the entries of a journal file end: epmdnsd zero-fills the newest file ahead of
+    them, so this is not the file's size."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos + 12 <= len(data):
+        magic, length, _ = struct.unpack_from("!III", data, pos)
+        if magic != JOURNAL_ENTRY_MAGIC or pos + 12 + length > len(data):
+            break
+        pos += 12 + length
+    return pos
+
+
 def journal_files(state_dir):
     """The journal files of an epmdnsd state directory, oldest first (the newest
     is the one appended to)."""

@@ -116,7 +116,7 @@ class CrashTest(StreamFixture):
         """Registers a marker node on the idle server; returns the bytes its journal
         entry took (a real entry, to tear), or b"" if the file changed meanwhile."""
         before = harness.journal_files(self.state_dir)[-1]
-        size = os.path.getsize(before)
+        size = harness.journal_entries_end(before)
         marker = harness.ErlangNode("marker", f"marker{round_no}.{ZONES[0]}", ZONES[0], 9999,
                                     "10.255.0.1")
         reply = harness.send_update(server, marker.register(), key=self.key)
@@ -127,19 +127,21 @@ class CrashTest(StreamFixture):
             return b""
         with open(after, "rb") as f:
             f.seek(size)
-            return f.read()
+            return f.read(harness.journal_entries_end(after) - size)
 
     def damage_journal(self, kinds, entry):
-        """Appends a torn write to the newest journal file; (path, its size before,
-        bytes appended)."""
+        """Writes a torn entry where the next one would go in the newest journal file (after
+        its entries, over the zeros epmdnsd prepared there); (path, where the entries end,
+        bytes written)."""
         path = harness.journal_files(self.state_dir)[-1]
-        size = os.path.getsize(path)
+        size = harness.journal_entries_end(path)
         tail = b""
         if "torn" in kinds and len(entry) > 1:
             tail += entry[:self.rng.randrange(1, len(entry))]
         if "garbage" in kinds or not tail:
             tail += self.rng.randbytes(self.rng.randrange(1, 200))
-        with open(path, "ab") as f:
+        with open(path, "r+b") as f:
+            f.seek(size)
             f.write(tail)
         return path, size, len(tail)
 

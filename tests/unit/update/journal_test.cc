@@ -56,15 +56,16 @@ TEST(JournalTest, SyncedEntriesAreReplayedOnOpen) {
     Replayed none;
     auto journal = Journal::open(dir.path() + "/state", none.fn());
     ASSERT_TRUE(journal.ok()) << journal.status();
-    journal->append(kApex, {add_a("a.erl.internal.", 1)});
-    journal->append(kApex, {add_a("b.erl.internal.", 2)});
+    ASSERT_TRUE(journal->append(kApex, {add_a("a.erl.internal.", 1)}).ok());
+    ASSERT_TRUE(journal->append(kApex, {add_a("b.erl.internal.", 2)}).ok());
     ASSERT_TRUE(journal->sync().ok());
-    journal->append(kApex, {add_a("c.erl.internal.", 3)});  // never synced: not acknowledged
+    // Written, never synced: the kernel has it, so it survives the server (not the machine).
+    ASSERT_TRUE(journal->append(kApex, {add_a("c.erl.internal.", 3)}).ok());
   }
   Replayed replayed;
   auto journal = Journal::open(dir.path() + "/state", replayed.fn());
   ASSERT_TRUE(journal.ok()) << journal.status();
-  ASSERT_EQ(replayed.entries.size(), 2u);
+  ASSERT_EQ(replayed.entries.size(), 3u);
   EXPECT_EQ(replayed.entries[1].second[0].owner, wire_name("b.erl.internal."));
 }
 
@@ -74,7 +75,7 @@ TEST(JournalTest, ATornTailIsCutAndLaterEntriesStayReadable) {
   {
     Replayed none;
     auto journal = Journal::open(state, none.fn());
-    journal->append(kApex, {add_a("a.erl.internal.", 1)});
+    ASSERT_TRUE(journal->append(kApex, {add_a("a.erl.internal.", 1)}).ok());
     ASSERT_TRUE(journal->sync().ok());
   }
   const std::string file = state + "/" + files_in(state).at(0).string();
@@ -89,8 +90,55 @@ TEST(JournalTest, ATornTailIsCutAndLaterEntriesStayReadable) {
     auto journal = Journal::open(state, replayed.fn());
     ASSERT_TRUE(journal.ok()) << journal.status();
     EXPECT_EQ(replayed.entries.size(), 1u);
-    journal->append(kApex, {add_a("b.erl.internal.", 2)});
+    ASSERT_TRUE(journal->append(kApex, {add_a("b.erl.internal.", 2)}).ok());
     ASSERT_TRUE(journal->sync().ok());
+  }
+  Replayed replayed;
+  ASSERT_TRUE(Journal::open(state, replayed.fn()).ok());
+  EXPECT_EQ(replayed.entries.size(), 2u);
+}
+
+TEST(JournalTest, PreparedZerosAreFreeSpaceAndAFinishedFileIsCut) {
+  TempDir dir;
+  const std::string state = dir.path() + "/state";
+  std::string one;
+  encode_entry(kApex, {add_a("a.erl.internal.", 1)}, one);
+  std::string file;
+  {
+    Replayed none;
+    auto journal = Journal::open(state, none.fn());
+    ASSERT_TRUE(journal->append(kApex, {add_a("a.erl.internal.", 1)}).ok());
+    ASSERT_TRUE(journal->sync().ok());
+    file = state + "/" + files_in(state).at(0).string();
+    EXPECT_GE(std::filesystem::file_size(file), kPreallocation) << "zero-filled ahead";
+    EXPECT_EQ(journal->size(), one.size());
+  }
+  {
+    // A crash in the middle of the next entry: part of it over the zeros.
+    std::string partial;
+    encode_entry(kApex, {add_a("torn.erl.internal.", 9)}, partial);
+    std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+    out.seekp(static_cast<std::streamoff>(one.size()));
+    out << partial.substr(0, partial.size() / 2);
+  }
+  {
+    Replayed replayed;
+    auto journal = Journal::open(state, replayed.fn());
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    EXPECT_EQ(replayed.entries.size(), 1u);
+    EXPECT_EQ(journal->size(), one.size());
+    ASSERT_TRUE(journal->append(kApex, {add_a("b.erl.internal.", 2)}).ok());
+    ASSERT_TRUE(journal->sync().ok());
+  }
+  {
+    Replayed replayed;
+    auto journal = Journal::open(state, replayed.fn());  // zeros after two entries: no damage
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    ASSERT_EQ(replayed.entries.size(), 2u);
+    EXPECT_EQ(replayed.entries[1].second[0].owner, wire_name("b.erl.internal."));
+    const uint64_t entries = journal->size();
+    ASSERT_TRUE(journal->rotate().ok());
+    EXPECT_EQ(std::filesystem::file_size(file), entries) << "a finished file holds its entries only";
   }
   Replayed replayed;
   ASSERT_TRUE(Journal::open(state, replayed.fn()).ok());
@@ -103,8 +151,8 @@ TEST(JournalTest, DamageBeforeIntactEntriesRefusesToStart) {
   {
     Replayed none;
     auto journal = Journal::open(state, none.fn());
-    journal->append(kApex, {add_a("a.erl.internal.", 1)});
-    journal->append(kApex, {add_a("b.erl.internal.", 2)});
+    ASSERT_TRUE(journal->append(kApex, {add_a("a.erl.internal.", 1)}).ok());
+    ASSERT_TRUE(journal->append(kApex, {add_a("b.erl.internal.", 2)}).ok());
     ASSERT_TRUE(journal->sync().ok());
   }
   const std::string file = state + "/" + files_in(state).at(0).string();
@@ -126,14 +174,14 @@ TEST(JournalTest, CompactionKeepsTheLastChangeOfEachRecord) {
   auto journal = Journal::open(state, none.fn());
   ASSERT_TRUE(journal.ok());
   Change removed = add_a("gone.erl.internal.", 5);
-  journal->append(kApex, {add_a("kept.erl.internal.", 1), removed});
+  ASSERT_TRUE(journal->append(kApex, {add_a("kept.erl.internal.", 1), removed}).ok());
   removed.op = Change::Op::kRemove;
   Change removed_static = add_a("static.erl.internal.", 6);
   removed_static.op = Change::Op::kRemove;
-  journal->append(kApex, {removed, removed_static, add_a("lapsed.erl.internal.", 7, /*expiry=*/100)});
+  ASSERT_TRUE(journal->append(kApex, {removed, removed_static, add_a("lapsed.erl.internal.", 7, /*expiry=*/100)}).ok());
   auto finished = journal->rotate();
   ASSERT_TRUE(finished.ok());
-  journal->append(kApex, {add_a("after.erl.internal.", 8)});
+  ASSERT_TRUE(journal->append(kApex, {add_a("after.erl.internal.", 8)}).ok());
   ASSERT_TRUE(journal->sync().ok());
 
   const StaticCheck is_static = [](std::string_view, const Change& change) {
