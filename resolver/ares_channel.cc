@@ -77,6 +77,10 @@ absl::StatusOr<std::unique_ptr<AresChannel>> AresChannel::create(const ChannelOp
   opts.sock_state_cb_data = out.get();
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
   if (options.udp_payload) mask |= ARES_OPT_EDNSPSZ;
+  if (!options.resolv_conf.empty()) {
+    opts.resolvconf_path = const_cast<char*>(options.resolv_conf.c_str());  // c-ares copies it
+    mask |= ARES_OPT_RESOLVCONF;
+  }
   const int status = ares_init_options(&out->channel_, &opts, mask);
   if (status != ARES_SUCCESS) {
     out->channel_ = nullptr;

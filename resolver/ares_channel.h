@@ -15,7 +15,8 @@
 namespace epmdns::resolver {
 
 struct ChannelOptions {
-  ServerList servers;  // empty: /etc/resolv.conf
+  ServerList servers;  // empty: those of resolv_conf
+  std::string resolv_conf;  // empty: /etc/resolv.conf
   std::chrono::milliseconds total_timeout{1000};
   uint16_t udp_payload = 1232;  // EDNS(0) size advertised; 0 sends no OPT (answers over 512 go to TCP)
 };

@@ -469,7 +469,8 @@ absl::StatusOr<std::unique_ptr<Resolver>> Resolver::create(ResolverOptions optio
   if (options.udp_payload != 0 && (options.udp_payload < 512 || options.udp_payload > 4096)) {
     return absl::InvalidArgumentError("udp_payload must be 0 or 512-4096");
   }
-  auto channel = AresChannel::create(ChannelOptions{options.servers, options.timeout, options.udp_payload});
+  auto channel =
+      AresChannel::create(ChannelOptions{options.servers, options.resolv_conf, options.timeout, options.udp_payload});
   if (!channel.ok()) return channel.status();
   const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd < 0) return absl::InternalError("eventfd failed");

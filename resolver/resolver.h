@@ -18,7 +18,8 @@
 namespace epmdns::resolver {
 
 struct ResolverOptions {
-  ServerList servers;                        // failover order; empty: /etc/resolv.conf
+  ServerList servers;                        // failover order; empty: those of resolv_conf
+  std::string resolv_conf;                   // where servers come from when none are given; empty: /etc/resolv.conf
   std::string domain = "erl.internal.";      // appended to short (dotless) host names
   std::chrono::milliseconds timeout{1000};   // total bound of each call, whatever servers do
   uint16_t udp_payload = 1232;               // EDNS(0) UDP size, 512-4096; 0: no EDNS, 512-byte answers

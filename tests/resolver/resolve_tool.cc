@@ -1,7 +1,7 @@
 // epmdns_resolve: runs one Resolver call and prints its result as one JSON line, for the
 // integration tests (tests/resolver/test_resolver.py).
 //
-//   epmdns_resolve [--servers LIST] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]
+//   epmdns_resolve [--servers LIST | --resolv-conf FILE] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]
 //                  [--no-cache] [--stale-for-s N]
 //                  node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE] | script
 //                  | many COUNT TEMPLATE [inet|inet6]
@@ -33,7 +33,7 @@ using epmdns::resolver::Status;
 std::string quoted(std::string_view text) { return epmdns::resolver::json_quote(text); }
 
 int usage() {
-  std::cerr << "usage: epmdns_resolve [--servers LIST] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]\n"
+  std::cerr << "usage: epmdns_resolve [--servers LIST | --resolv-conf FILE] [--domain D] [--timeout-ms N] [--udp-payload N] [--parallel N]\n"
                "                      [--no-cache] [--stale-for-s N]\n"
                "                      node NAME@HOST [inet|inet6] | names HOST | nodes [ZONE] | script\n"
                "                      | many COUNT TEMPLATE [inet|inet6]\n";
@@ -144,6 +144,10 @@ int main(int argc, char** argv) {
       const char* v = value();
       if (!v) return usage();
       options.cache.stale_for = std::chrono::seconds(std::atoi(v));
+    } else if (arg == "--resolv-conf") {
+      const char* v = value();
+      if (!v) return usage();
+      options.resolv_conf = v;
     } else if (arg == "--servers" || arg == "--domain" || arg == "--timeout-ms" || arg == "--udp-payload") {
       const char* v = value();
       if (!v) return usage();

@@ -360,6 +360,38 @@ class FallbackTest(ResolverTestBase):
         self.assertLess(result["elapsed_ms"], TIME_BOUND_CHECK * 1000, result)
 
 
+class ResolvConfTest(ResolverTestBase):
+    """No server list: the servers come from a resolv.conf (/etc/resolv.conf by default; here
+    a file of the test's). A resolv.conf names no port, so epmdnsd listens on port 53 of a
+    spare loopback address (the tests run as root, as scripts/test.sh does)."""
+
+    def epmdnsd_on_port_53(self):
+        tried = []
+        for last in range(53, 80):
+            host = f"127.0.0.{last}"
+            workdir = harness.temp_dir(self.addCleanup, "epmdnsd-53-")
+            argv = [harness.epmdnsd_path(), "--listen", f"{host}:53", "--zones", ZONES]
+            server = harness.Server("epmdnsd", argv, workdir, [(host, 53)])
+            self.addCleanup(server.stop)
+            try:
+                server.wait_answers_soa(ZONE)
+                return host
+            except harness.HarnessError as e:
+                tried.append(f"{host}: {str(e).splitlines()[-1] if str(e) else e}")
+                server.stop()
+        self.fail("epmdnsd could not listen on port 53 of any of 127.0.0.53-79:\n" + "\n".join(tried))
+
+    def test_servers_from_resolv_conf(self):
+        host = self.epmdnsd_on_port_53()
+        conf = os.path.join(harness.temp_dir(self.addCleanup, "resolv-conf-"), "resolv.conf")
+        with open(conf, "w") as f:
+            f.write(f"# written by test_resolver.py\nnameserver {host}\noptions timeout:1 attempts:1\n")
+        argv = [resolve_tool(), "--resolv-conf", conf, "--domain", ZONE, "node", "app2@host2"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assert_node(json.loads(done.stdout), "127.0.0.2", 4371, 5)
+
+
 class FailoverAndTimeTest(ResolverTestBase):
     def test_closed_port_first_fails_over_to_the_second(self):
         closed = harness.free_port()
