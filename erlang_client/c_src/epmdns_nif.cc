@@ -3,7 +3,8 @@
 // scheduler. Answers that are not ready at once come back as a message {Ref, Result} to the
 // calling process.
 //
-//   new(Servers, Domain, TimeoutMs)          -> {ok, Res} | {error, Reason}
+//   new(Servers, Domain, TimeoutMs, Cache)   -> {ok, Res} | {error, Reason}   (Cache: false turns
+//       the lookup cache off: every lookup asks DNS; for measurements)
 //   lookup(Res, Node, Family, Ref)           -> Result | wait       (Result: {ok, Ip, Port, Vsn} | {error, R})
 //   names(Res, Host, Ref)                    -> Result | wait       (Result: {ok, [{Name, Port}]} | {error, R})
 //   nodes(Res, Ref)                          -> Result | wait       (Result: {ok, ["name@host"]} | {error, R})
@@ -15,8 +16,11 @@
 //
 // Registration (one UPDATE each, no gap): the name is registered if it is free (kNameFree),
 // or renewed if its TXT still holds this resource's token (kOwnToken). If another token
-// holds it, the old SRV target:port is probed over TCP (300 ms): a live node there refuses
-// the registration, as EPMD refuses a taken name; a dead one is taken over in one UPDATE
+// holds it, the old SRV target:port is probed (300 ms): a distribution handshake reads the
+// name of the Erlang node listening there (live_endpoint). That node itself, still alive,
+// refuses the registration, as EPMD refuses a taken name; anything else there (nothing, a
+// process that is not an Erlang node, another node on a reused IP and port) counts as the
+// old node being dead, and the name is taken over in one UPDATE
 // whose prerequisite is the old TXT, so of two nodes restarting under one name one wins.
 // A renewal that finds its token gone (the lease lapsed while the server was away)
 // registers again and tells the registering process {epmdns_nif, reregistered, Result}.
@@ -291,8 +295,11 @@ struct Pending {
 ERL_NIF_TERM nif_new(ErlNifEnv* env, int argc, const ERL_NIF_TERM argv[]) {
   std::string servers_text, domain;
   int timeout_ms = 0;
-  if (argc != 3 || !get_text(env, argv[0], &servers_text) || !get_text(env, argv[1], &domain) ||
-      !enif_get_int(env, argv[2], &timeout_ms) || timeout_ms <= 0) {
+  char cache[8];
+  if (argc != 4 || !get_text(env, argv[0], &servers_text) || !get_text(env, argv[1], &domain) ||
+      !enif_get_int(env, argv[2], &timeout_ms) || timeout_ms <= 0 ||
+      enif_get_atom(env, argv[3], cache, sizeof cache, ERL_NIF_LATIN1) <= 0 ||
+      (std::strcmp(cache, "true") != 0 && std::strcmp(cache, "false") != 0)) {
     return enif_make_badarg(env);
   }
   auto servers = parse_server_list(servers_text);
@@ -306,6 +313,7 @@ ERL_NIF_TERM nif_new(ErlNifEnv* env, int argc, const ERL_NIF_TERM argv[]) {
   // renewed in the background at the first ask, so the second one sees the new port, and
   // neither waits for the network.
   options.cache.refresh_after = std::chrono::milliseconds(1000);
+  options.cache.enabled = std::strcmp(cache, "true") == 0;
   auto resolver = Resolver::create(options);
   if (!resolver.ok()) return error_text(env, std::string(resolver.status().message()));
 
@@ -552,12 +560,150 @@ std::optional<std::string> read_holder(const ServerAddress& primary, const NodeN
   return std::nullopt;
 }
 
-// The first address of the holder that accepts a TCP connection on its port within 300 ms
-// in all ("127.0.0.1:4370"), skipping our own address and port (the old node cannot listen
-// where we listen now).
-std::optional<std::string> live_endpoint(const Holder& h, const Registration& ours) {
+// ---------------------------------------------------------------------------
+// Who listens on the holder's port: the first steps of the Erlang distribution handshake
+// (OTP 25 kernel/src/dist_util.erl; every handshake message is framed by a 2-byte
+// big-endian length). We send the initiator's name message
+//   'N' Flags:64 Creation:32 NameLen:16 Name
+// and read the acceptor's status ('s' "ok" | "ok_simultaneous" | "nok" | "not_allowed" |
+// "alive" | "named:...") and then its challenge, which carries its own node name:
+//   'N' Flags:64 Challenge:32 Creation:32 NameLen:16 Name      (version 6, OTP 23+)
+//   'n' Version:16 Flags:32 Challenge:32 Name                   (version 5, OTP <= 24)
+// Then we close: the acceptor drops the half-done handshake quietly.
+
+// The flags an OTP 25 node offers by default (erts_internal:get_dflags()), without
+// DFLAG_PUBLISHED (the probe is a hidden node) and DFLAG_NAME_ME: they hold every flag
+// that OTP 23 to 27 require (DFLAG_HANDSHAKE_23 and DFLAG_MANDATORY_25_DIGEST included).
+constexpr uint64_t kProbeFlags = 0xd07df7fbcULL;
+
+// What the probe learnt of the listener on one address.
+struct Listener {
+  enum Kind {
+    kNone,     // nothing accepts there, or it said nothing or junk in time: not an Erlang node
+    kNamed,    // an Erlang node, `text` is its name
+    kRefused,  // an Erlang node that would not tell its name: `text` is its status
+  } kind = kNone;
+  std::string text;
+};
+
+// One handshake frame into `frame`, reading more of the socket into `buffer` as needed.
+bool read_frame(int fd, std::string& buffer, std::string& frame, Clock::time_point deadline) {
+  for (;;) {
+    if (buffer.size() >= 2) {
+      const size_t n = static_cast<size_t>(static_cast<uint8_t>(buffer[0]) << 8 | static_cast<uint8_t>(buffer[1]));
+      if (buffer.size() >= 2 + n) {
+        frame.assign(buffer, 2, n);
+        buffer.erase(0, 2 + n);
+        return true;
+      }
+    }
+    if (buffer.size() > 4096 || !wait_fd(fd, POLLIN, deadline)) return false;
+    char chunk[1024];
+    const ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
+    if (got == 0) return false;  // closed
+    if (got < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return false;
+    }
+    buffer.append(chunk, static_cast<size_t>(got));
+  }
+}
+
+uint64_t big_endian(std::string_view bytes) {
+  uint64_t v = 0;
+  for (char c : bytes) v = v << 8 | static_cast<uint8_t>(c);
+  return v;
+}
+
+// The node name in an acceptor's challenge frame; "" if the frame is not a challenge.
+std::string challenge_name(std::string_view frame) {
+  if (frame.size() >= 19 && frame[0] == 'N') {
+    const size_t n = big_endian(frame.substr(17, 2));
+    if (frame.size() >= 19 + n) return std::string(frame.substr(19, n));
+  } else if (frame.size() >= 11 && frame[0] == 'n') {
+    return std::string(frame.substr(11));
+  }
+  return {};
+}
+
+// Speaks the handshake on a connected socket as the hidden node `probe_name`.
+Listener ask_name(int fd, const std::string& probe_name, Clock::time_point deadline) {
+  std::string hello(2, '\0');
+  hello.push_back('N');
+  for (int shift = 56; shift >= 0; shift -= 8) hello.push_back(static_cast<char>(kProbeFlags >> shift));
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  const uint32_t creation = 4 + rng() % 0xfffffff0u;  // what a static node sends: never 0..3
+  for (int shift = 24; shift >= 0; shift -= 8) hello.push_back(static_cast<char>(creation >> shift));
+  hello.push_back(static_cast<char>(probe_name.size() >> 8));
+  hello.push_back(static_cast<char>(probe_name.size()));
+  hello += probe_name;
+  hello[0] = static_cast<char>((hello.size() - 2) >> 8);
+  hello[1] = static_cast<char>(hello.size() - 2);
+  size_t sent = 0;
+  while (sent < hello.size()) {
+    const ssize_t n = ::send(fd, hello.data() + sent, hello.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT, deadline)))) {
+      continue;
+    } else {
+      return {};
+    }
+  }
+  std::string buffer, frame;
+  if (!read_frame(fd, buffer, frame, deadline) || frame.size() < 2 || frame[0] != 's') return {};
+  const std::string status = frame.substr(1);
+  if (status != "ok" && status != "ok_simultaneous") {
+    static constexpr const char* kStatuses[] = {"nok", "not_allowed", "alive"};
+    for (const char* known : kStatuses) {
+      if (status == known) return {Listener::kRefused, status};
+    }
+    if (status.rfind("named:", 0) == 0) return {Listener::kRefused, "named"};
+    return {};
+  }
+  if (!read_frame(fd, buffer, frame, deadline)) return {};
+  std::string name = challenge_name(frame);
+  if (name.find('@') == std::string::npos) return {};
+  return {Listener::kNamed, std::move(name)};
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Whether the node named `listener` is the node `ours` (registered at `names`): the same DNS
+// instance name (DNS is case-insensitive), or failing that the same name with the host part
+// compared case-insensitively.
+bool same_node(const std::string& listener, const std::string& ours, const NodeNames& names, const std::string& domain) {
+  if (auto theirs = node_names(listener, domain); theirs.ok()) {
+    wire::Name a = theirs->instance, b = names.instance;
+    a.to_lower();
+    b.to_lower();
+    return a == b;
+  }
+  const size_t x = listener.find('@'), y = ours.find('@');
+  return x != std::string::npos && y != std::string::npos && listener.substr(0, x) == ours.substr(0, y) &&
+         lower(listener.substr(x + 1)) == lower(ours.substr(y + 1));
+}
+
+// The first address of the holder where the Erlang node `node` itself still listens, within
+// 300 ms in all, as "127.0.0.1:4370" (plus a note when the listener would not tell its
+// name), skipping our own address and port (the old node cannot listen where we listen now).
+// A process there that is not an Erlang node, or an Erlang node under another name (its IP
+// and port reused, as Kubernetes reuses pod IPs), or one that does not answer in time,
+// does not hold the name. An Erlang node that refuses to tell its name (net_kernel:allow/1
+// does not admit the probe's name) is counted as live: taking over a live node's name
+// would be worse than refusing a restart.
+std::optional<std::string> live_endpoint(const Holder& h, const Registration& ours, const std::string& node,
+                                         const std::string& domain, const std::string& token) {
   if (!h.port || *h.port == 0) return std::nullopt;
   const auto deadline = Clock::now() + std::chrono::milliseconds(300);
+  const size_t at = node.find('@');
+  const std::string probe_name = "epmdns_probe_" + token + "@" + (at == std::string::npos ? "localhost" : node.substr(at + 1));
   for (const auto& [ipv6, address] : h.addresses) {
     const bool ours_v6 = ours.family == Family::kInet6;
     if (*h.port == ours.port && ipv6 == ours_v6 &&
@@ -575,11 +721,20 @@ std::optional<std::string> live_endpoint(const Holder& h, const Registration& ou
       connected = ::getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &err, &err_len) == 0 && err == 0;
     }
     if (connected) {
-      ServerAddress where;
-      where.ipv6 = ipv6;
-      where.address = address;
-      where.port = *h.port;
-      return where.to_string();
+      const Listener listener = ask_name(sock.fd, probe_name, deadline);
+      const bool live = (listener.kind == Listener::kNamed && same_node(listener.text, node, ours.names, domain)) ||
+                        listener.kind == Listener::kRefused;
+      if (live) {
+        ServerAddress where;
+        where.ipv6 = ipv6;
+        where.address = address;
+        where.port = *h.port;
+        std::string text = where.to_string();
+        if (listener.kind == Listener::kRefused) {
+          text += " (an Erlang node there answered the name probe with \"" + listener.text + "\")";
+        }
+        return text;
+      }
     }
     if (Clock::now() >= deadline) break;
   }
@@ -648,7 +803,7 @@ RegisterOutcome do_register(State& s, const RegisterArgs& a) {
       if (renewed.status == UpdateStatus::kRejected && renewed.rcode == wire::rcode::NXRRSET) continue;
       return outcome_of(renewed);
     }
-    if (auto live = live_endpoint(holder, r)) {
+    if (auto live = live_endpoint(holder, r, node, s.domain, s.token)) {
       return outcome(Outcome::kTaken, "epmdns: name " + node + " is registered by a live node at " + *live);
     }
     const bool by_txt = !holder.txt.empty();
@@ -752,7 +907,7 @@ int load(ErlNifEnv* env, void**, ERL_NIF_TERM) {
 int upgrade(ErlNifEnv* env, void** priv, void**, ERL_NIF_TERM info) { return load(env, priv, info); }
 
 ErlNifFunc functions[] = {
-    {"new", 3, nif_new, 0},
+    {"new", 4, nif_new, 0},
     {"lookup", 4, nif_lookup, 0},
     {"names", 3, nif_names, 0},
     {"register", 8, nif_register, 0},

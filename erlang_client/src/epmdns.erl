@@ -162,8 +162,8 @@ config() ->
 init([]) ->
     process_flag(trap_exit, true),
     Config = epmdns_config:read(),
-    #{servers := Servers, domain := Domain, timeout_ms := Timeout} = Config,
-    case epmdns_nif:new(Servers, Domain, Timeout) of
+    #{servers := Servers, domain := Domain, timeout_ms := Timeout, cache := Cache} = Config,
+    case epmdns_nif:new(Servers, Domain, Timeout, Cache) of
         {ok, Res} ->
             persistent_term:put(?CONFIG_KEY, Config),
             persistent_term:put(?RESOURCE_KEY, Res),

@@ -16,7 +16,8 @@
                    {epmdns_lease, "EPMDNS_LEASE", lease},
                    {epmdns_address, "EPMDNS_ADDRESS", address},
                    {epmdns_strict, "EPMDNS_STRICT", strict},
-                   {epmdns_autoconnect, "EPMDNS_AUTOCONNECT", autoconnect}]).
+                   {epmdns_autoconnect, "EPMDNS_AUTOCONNECT", autoconnect},
+                   {epmdns_cache, "EPMDNS_CACHE", cache}]).
 
 %% Only BIFs and init: this runs before the logger and the file server exist.
 read() ->
@@ -28,7 +29,7 @@ read() ->
 
 %% Args: [{Flag, [[Value]]}] as init:get_argument/1 gives them; Env: [{Var, Value}].
 %% Returns a map with servers, key (undefined: static mode), domain, lease, address,
-%% strict, autoconnect (booleans), autoconnect_interval_ms, timeout_ms, and warnings: one
+%% strict, autoconnect, cache (booleans), autoconnect_interval_ms, timeout_ms, and warnings: one
 %% line for each bad setting, which falls back to its default.
 parse(Args, Env) ->
     Raw = maps:from_list([{Key, V} || {Flag, Var, Key} <- ?SETTINGS,
@@ -36,6 +37,7 @@ parse(Args, Env) ->
     {Lease, W1} = setting(lease, Raw, fun lease/1, ?DEFAULT_LEASE, "a positive number of seconds"),
     {Strict, W2} = setting(strict, Raw, fun boolean/1, false, "true or false"),
     {Auto, W3} = setting(autoconnect, Raw, fun boolean/1, false, "true or false"),
+    {Cache, W4} = setting(cache, Raw, fun boolean/1, true, "true or false"),
     #{servers => maps:get(servers, Raw, ""),
       key => maps:get(key, Raw, undefined),
       domain => domain(maps:get(domain, Raw, ?DEFAULT_DOMAIN)),
@@ -43,9 +45,10 @@ parse(Args, Env) ->
       address => maps:get(address, Raw, ""),
       strict => Strict,
       autoconnect => Auto,
+      cache => Cache,
       autoconnect_interval_ms => ?AUTOCONNECT_INTERVAL_MS,
       timeout_ms => ?DEFAULT_TIMEOUT_MS,
-      warnings => W1 ++ W2 ++ W3}.
+      warnings => W1 ++ W2 ++ W3 ++ W4}.
 
 %% {Value, Warnings}: the parsed setting, or its default and one line saying why.
 setting(Key, Raw, Parse, Default, Want) ->

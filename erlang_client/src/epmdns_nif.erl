@@ -2,7 +2,7 @@
 %% not ready at once come back as {Ref, Result} messages. Loaded from ../priv next to this
 %% module's ebin directory (the OTP application layout).
 -module(epmdns_nif).
--export([new/3, lookup/4, names/3, nodes/2, register/8, unregister/2, log/1]).
+-export([new/4, lookup/4, names/3, nodes/2, register/8, unregister/2, log/1]).
 -on_load(init/0).
 
 init() ->
@@ -10,7 +10,7 @@ init() ->
     Lib = filename:join([filename:dirname(Ebin), "priv", "epmdns_nif"]),
     erlang:load_nif(Lib, 0).
 
-new(_Servers, _Domain, _TimeoutMs) -> erlang:nif_error(not_loaded).
+new(_Servers, _Domain, _TimeoutMs, _Cache) -> erlang:nif_error(not_loaded).
 lookup(_Res, _Node, _Family, _Ref) -> erlang:nif_error(not_loaded).
 names(_Res, _Host, _Ref) -> erlang:nif_error(not_loaded).
 register(_Res, _Node, _Port, _Family, _KeyFile, _Lease, _Address, _Ref) -> erlang:nif_error(not_loaded).

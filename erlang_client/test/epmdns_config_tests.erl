@@ -81,6 +81,14 @@ strict_and_autoconnect_env_test() ->
     C2 = epmdns_config:parse([{epmdns_strict, [["false"]]}], [{"EPMDNS_STRICT", "true"}]),
     ?assertEqual(false, maps:get(strict, C2)).
 
+cache_setting_test() ->
+    ?assertEqual(true, maps:get(cache, epmdns_config:parse([], []))),
+    ?assertMatch(#{cache := false, warnings := []},
+                 epmdns_config:parse([{epmdns_cache, [["false"]]}], [{"EPMDNS_CACHE", "true"}])),
+    ?assertMatch(#{cache := false}, epmdns_config:parse([], [{"EPMDNS_CACHE", "off"}])),
+    #{cache := true, warnings := [W]} = epmdns_config:parse([{epmdns_cache, [["later"]]}], []),
+    ?assertNotEqual(nomatch, string:find(W, "-epmdns_cache / EPMDNS_CACHE")).
+
 boolean_test_() ->
     [?_assertEqual({ok, true}, epmdns_config:boolean(T)) || T <- ["true", "True", " yes ", "on", "1"]]
     ++ [?_assertEqual({ok, false}, epmdns_config:boolean(F)) || F <- ["false", "NO", "off", "0"]]

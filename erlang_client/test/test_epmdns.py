@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -111,6 +112,40 @@ def run_driver(argv):
                        stdin=subprocess.DEVNULL, env=node_env())
     checks = dict(re.findall(r"^CHECK (\S+) (.*)$", p.stdout, re.M))
     return p, checks
+
+
+def tcp_squatter(cleanup, port, greeting):
+    """A process that is not an Erlang node on 127.0.0.1:port: it accepts every connection,
+    sends `greeting` (nothing if empty) and holds the connection open without reading."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if greeting:
+                try:
+                    conn.sendall(greeting)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def stop():
+        listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+    cleanup(stop)
 
 
 class EpmdnsTestCase(unittest.TestCase):
@@ -256,6 +291,40 @@ class RegistrationRulesTest(EpmdnsTestCase):
         self.assertIn("epmdns: name k@host5.erl.internal is registered by a live node at "
                       f"127.0.0.1:{new_port}", output(loser), describe)
         self.assertEqual(self.dig_srv(inst), [f"0 0 {new_port} host5.erl.internal."])
+
+    def test_reused_port_does_not_block_takeover(self):
+        """The old node's address:port now held by something else (Kubernetes reuses pod IPs
+        with a fixed dist port): a TCP listener that stays silent, one that answers junk,
+        and an Erlang node under another name. None of them is the old node, so a restart
+        under its name takes the name over at once, after at most the 300 ms name probe."""
+        self.start_server()
+        inst = "u._erlang-dist._tcp.host5.erl.internal."
+        argv = erl_argv("u@host5.erl.internal", self.server, self.key_args(lease=30))
+        holder = start_node(self.addCleanup, "u0", argv)
+        old_port = self.wait_srv(inst, holder)
+        for i, squatter in enumerate(("silent", "junk", "erlang")):
+            with self.subTest(squatter=squatter):
+                holder.stop(signal.SIGKILL)
+                if squatter == "erlang":
+                    other = start_node(self.addCleanup, "o", erl_argv(
+                        "o@host7.erl.internal", self.server, self.key_args() + [
+                            "-kernel", "inet_dist_listen_min", str(old_port),
+                            "inet_dist_listen_max", str(old_port)]))
+                    self.assertEqual(self.wait_srv("o._erlang-dist._tcp.host7.erl.internal.", other),
+                                     old_port, other.describe())
+                else:
+                    tcp_squatter(self.addCleanup, old_port, b"" if squatter == "silent"
+                                 else b"HTTP/1.1 400 Bad Request\r\n\r\n" + os.urandom(64))
+                self.assertTrue(accepts(old_port), f"nothing listens on {old_port}")
+                t0 = time.monotonic()
+                holder = start_node(self.addCleanup, f"u{i + 1}", argv)
+                new_port = self.wait_srv(inst, holder, unlike=old_port)
+                took = time.monotonic() - t0
+                self.assertLess(took, 6, holder.describe())
+                self.assertTrue(holder.alive(), holder.describe())
+                self.assertNotIn("is registered by a live node", output(holder), holder.describe())
+                self.assertEqual(self.dig_srv(inst), [f"0 0 {new_port} host5.erl.internal."])
+                old_port = new_port
 
     def test_strict_without_server_fails_at_boot(self):
         port = harness.free_port()  # nothing listens there
