@@ -12,11 +12,14 @@ UPDATE_PEERS = ["Knot", "BIND"]
 class Metric:
     """One row. get(result of one server) -> number; `ours` names the epmdns result the row
     reads; target = (factor, peers): met when epmdns/best-of-peers is >= factor (higher is
-    better) or <= factor (lower is better); strict: < instead of <=."""
+    better) or <= factor (lower is better); strict: < instead of <=. limit = (value, unit):
+    an absolute target instead, met when epmdns's own value is <= value (the ratio is still
+    shown)."""
 
-    def __init__(self, label, get, higher, fmt, target=None, ours="epmdns", peers=DNS_PEERS, strict=False):
+    def __init__(self, label, get, higher, fmt, target=None, ours="epmdns", peers=DNS_PEERS, strict=False,
+                 limit=None):
         self.label, self.get, self.higher, self.fmt, self.target = label, get, higher, fmt, target
-        self.ours, self.peers, self.strict = ours, peers, strict
+        self.ours, self.peers, self.strict, self.limit = ours, peers, strict, limit
 
     def value(self, result):
         if not result or "error" in result:
@@ -44,6 +47,8 @@ class Metric:
         return "ahead" if met else "**behind**"
 
     def target_text(self):
+        if self.limit:
+            return f"<= {self.limit[0]:g} {self.limit[1]} (absolute)"
         if not self.target:
             return ""
         factor, peers = self.target
@@ -61,8 +66,10 @@ def dns_metrics():
                ours="epmdns os"),
         Metric("registration avg latency ms (disk)", lambda r: r["registrations"]["latency_ms"], False, "{:.2f}",
                peers=UPDATE_PEERS),
-        Metric("queries/s during registrations (disk)", lambda r: r["registrations"]["queries_during"], True,
-               "{:,.0f}"),
+        Metric("registrations/s beside a query flood (disk)", lambda r: r["registrations"]["with_queries"]["rate"],
+               True, "{:,.0f}", peers=UPDATE_PEERS),
+        Metric("queries/s during those registrations", lambda r: r["registrations"]["with_queries"]["queries_during"],
+               True, "{:,.0f}", peers=UPDATE_PEERS),
         Metric("memory MB (PSS, all processes)", lambda r: r["memory"]["pss_kb"] / 1024, False, "{:.1f}",
                (0.5, DNS_PEERS)),
         Metric("RSS MB (VmRSS summed over processes)", lambda r: r["memory"]["rss_kb"] / 1024, False, "{:.1f}"),
@@ -72,12 +79,27 @@ def dns_metrics():
 
 
 def erlang_metrics():
-    def m(label, key, pct, target=None):
-        return Metric(label, lambda r: r[key][pct], False, "{:.3f}", target, peers=["EPMD"])
+    """epmdns: the default configuration (resolver cache on); "epmdns uncached": a client VM
+    with -epmdns_cache false (see bench/erlang_bench.py). The EPMD column is the same
+    measurement in both: erl_epmd keeps no cache."""
+    def get(result, key, pct):  # results written before p50_us existed have p50_ms only
+        summary = result[key]
+        return summary[pct] if pct in summary else summary[pct.replace("_us", "_ms")] * 1000
+
+    def m(label, key, pct, target=None, ours="epmdns", fmt="{:.3f}", limit=None):
+        return Metric(label, lambda r: get(r, key, pct), False, fmt, target, ours=ours, peers=["EPMD"],
+                      limit=limit)
     return [m("connect_node p50 ms", "connect_node", "p50_ms", (0.7, ["EPMD"])),
             m("connect_node p99 ms", "connect_node", "p99_ms"),
-            m("port_please p50 ms", "port_please", "p50_ms"),
-            m("address lookup (inet:getaddr) p50 ms", "address_lookup", "p50_ms")]
+            m("connect_node p50 ms, epmdns resolver cache off", "connect_node", "p50_ms", (0.7, ["EPMD"]),
+              ours="epmdns uncached"),
+            m("connect_node p99 ms, epmdns resolver cache off", "connect_node", "p99_ms", ours="epmdns uncached"),
+            m("address_please p50 us, cached (EPMD: erl_epmd address_please + port_please)", "address_please",
+              "p50_us", fmt="{:.1f}", limit=(5, "us")),
+            m("address_please p50 us, uncached (EPMD: the same)", "address_please", "p50_us",
+              ours="epmdns uncached", fmt="{:.1f}", limit=(100, "us")),
+            m("port_please p50 us (epmdns: cached)", "port_please", "p50_us", fmt="{:.1f}"),
+            m("address lookup (inet:getaddr) p50 us, EPMD only", "address_lookup", "p50_us", fmt="{:.1f}")]
 
 
 def cell(metric, result):
@@ -96,8 +118,21 @@ def row(metric, label, results):
     value, best = metric.value(ours), metric.best(results)
     ratio = value / best if value is not None and best else None
     status = metric.status(ratio) if ours is not None else "pending"
-    ratio_text = f"{ratio:.2f}x" if ratio is not None else ""
+    if metric.limit and ours is not None:
+        status = "" if value is None else ("ahead" if value <= metric.limit[0] else "**behind**")
+    ratio_text = "" if ratio is None else (f"{ratio:.2f}x" if ratio >= 0.01 else f"{ratio:.4f}x")
     return f"| {label} | " + " | ".join(cells) + f" | {ratio_text} | {metric.target_text()} | {status} |"
+
+
+def ceiling_row(size, servers):
+    """How fast dnsperf -u can send here at all: epmdnsd refusing every registration at once."""
+    label = f"dnsperf -u ceiling (every update refused at once), {int(size):,} nodes"
+    ceiling = (servers.get("dnsperf ceiling") or {}).get("registrations")
+    ours = (servers.get("epmdns") or {}).get("registrations")
+    if not ceiling:
+        return f"| {label} | failed |" + " |" * (len(COLUMNS) + 2)
+    share = f"epmdns disk at {ours['rate'] / ceiling['rate']:.0%} of it" if ours else ""
+    return f"| {label} | {ceiling['rate']:,.0f} |" + " |" * (len(COLUMNS) - 1) + f" {share} | | |"
 
 
 def table(results):
@@ -106,6 +141,7 @@ def table(results):
     for size, servers in results["zones"].items():
         for metric in dns_metrics():
             lines.append(row(metric, f"{metric.label}, {int(size):,} nodes", servers))
+        lines.append(ceiling_row(size, servers))
     erlang = results.get("erlang", {})
     for metric in erlang_metrics():
         lines.append(row(metric, metric.label, erlang))
@@ -138,7 +174,9 @@ def markdown(results):
     head = (f"epmdns benchmark {results['date']}, loopback, {p['cpus']} CPUs, {p['servers_threads']} server threads "
             f"each, {p['seconds']} s per dnsperf run, query mix {p['query_mix']}, registrations: 4 RRs, TSIG "
             f"hmac-sha256, 20 in flight. Same zone file for every server; its cluster-wide browse PTR set holds at "
-            f"most {p['cluster_browse_limit']} records (Knot refuses RRsets over 65535). NSD has no DNS UPDATE; the epmdns epmd module (issue 5) is pending.")
+            f"most {p['cluster_browse_limit']} records (Knot refuses RRsets over 65535). NSD has no DNS UPDATE. "
+            f"Erlang: two nodes on loopback, epmdns against epmdnsd (\"resolver cache off\" / \"uncached\": a client VM with -epmdns_cache false, every lookup one SRV "
+            f"query to epmdnsd), EPMD on its own port.")
     return "\n".join([head, "", table(results)] + ([""] + footnotes(results) if footnotes(results) else []))
 
 
@@ -184,11 +222,12 @@ def cdf_chart(results, out):
     if plots:
         gnuplot(f"""set terminal pngcairo size 800,500
 set output '{out}'
-set xlabel 'net_kernel:connect_node/1 latency, ms'
+set xlabel 'net_kernel:connect_node/1 latency, ms' noenhanced
 set ylabel 'fraction of tries'
 set yrange [0:1]
 set grid
 set key bottom right
+set key noenhanced
 plot {", ".join(plots)}
 """, data)
 
@@ -196,7 +235,10 @@ plot {", ".join(plots)}
 def charts(results, directory):
     metrics = {m.label: m for m in dns_metrics()}
     written = [os.path.join(directory, name) for name in ("qps.png", "memory.png", "connect_node_cdf.png")]
-    by_size_chart(results, metrics["queries/s"], "queries/s", written[0])
-    by_size_chart(results, metrics["memory MB (PSS, all processes)"], "memory MB (PSS)", written[1])
+    if results["zones"]:
+        by_size_chart(results, metrics["queries/s"], "queries/s", written[0])
+        by_size_chart(results, metrics["memory MB (PSS, all processes)"], "memory MB (PSS)", written[1])
     cdf_chart(results, written[2])
+    if not results["zones"]:  # run.py --only erlang: the other two charts are not this run's
+        written = written[2:]
     return [path for path in written if os.path.exists(path)]

@@ -6,7 +6,7 @@ the same generated zone and measures queries (dnsperf), registrations (dnsperf -
 memory and start-up; then Erlang connect_node through EPMD, and build/bench/query_bench.
 Writes bench/results/<date>.json and PNG charts there, and prints a Markdown table.
 
-usage: bench/run.py [--quick] [--large] [--perf]
+usage: bench/run.py [--quick] [--large] [--perf] [--only erlang]
 """
 import argparse
 import base64
@@ -39,10 +39,15 @@ def parse_args():
     parser.add_argument("--tries", type=int, help="connect_node tries (default 300, 50 with --quick)")
     parser.add_argument("--cluster-browse-limit", type=int, default=65535,
                         help="records in the cluster-wide browse PTR set (gen_zone.py; Knot's limit by default)")
+    parser.add_argument("--only", choices=["erlang"],
+                        help="run just this part (erlang: EPMD and epmdns connect_node and lookups, no DNS "
+                             "servers, no query_bench); results go to results/<date>-erlang.json")
     parser.add_argument("--no-install", action="store_true")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     args.sizes = [10_000] if args.quick else [10_000, 100_000] + ([1_000_000] if args.large else [])
+    if args.only == "erlang":
+        args.sizes = []
     args.seconds = args.seconds or (5 if args.quick else 10)
     args.tries = args.tries or (50 if args.quick else 300)
     return args
@@ -74,7 +79,7 @@ def perf_record(pid, seconds, out):
 
 def bench_server(children, name, work, files, secret, seconds, argv_fn=None, queries=True, perf_out=None):
     """Starts one server on the zone, measures start-up, memory, queries and registrations."""
-    zone_file, queries_file, updates_file = files
+    zone_file, queries_file, updates_files = files
     running = servers.start(children, name, work, zone_file, secret, argv_fn=argv_fn)
     try:
         result = {"startup_s": running.startup_s, "memory": servers.memory(running.proc)}
@@ -84,7 +89,7 @@ def bench_server(children, name, work, files, secret, seconds, argv_fn=None, que
             if finish_perf:
                 finish_perf()
         if servers.SERVERS.get(name, (None, True))[1]:
-            result["registrations"] = workloads.run_registrations(running.port, secret, updates_file, queries_file,
+            result["registrations"] = workloads.run_registrations(running.port, secret, updates_files, queries_file,
                                                                   seconds)
         return result
     finally:
@@ -95,10 +100,11 @@ def bench_zone(children, work, nodes, args):
     log(f"zone of {nodes:,} nodes")
     work = os.path.join(work, str(nodes))
     os.makedirs(work)
-    files = tuple(os.path.join(work, f) for f in ("zone", "queries.txt", "updates.txt"))
+    files = (os.path.join(work, "zone"), os.path.join(work, "queries.txt"),
+             (os.path.join(work, "updates-alone.txt"), os.path.join(work, "updates-with-queries.txt")))
     workloads.gen_zone(files[0], nodes, args.cluster_browse_limit)
     workloads.gen_queries(files[1], nodes)
-    workloads.gen_updates(files[2], 200_000)
+    workloads.gen_updates(files[2])
     secret = base64.b64encode(os.urandom(32)).decode()
     results = {}
     for name in servers.SERVERS:
@@ -109,6 +115,11 @@ def bench_zone(children, work, nodes, args):
     os_argv = functools.partial(servers.epmdnsd_argv, journal_sync="os")
     results["epmdns os"] = guarded("epmdns --journal-sync os", lambda: bench_server(
         children, "epmdns os", work, files, secret, args.seconds, argv_fn=os_argv, queries=False))
+    # What dnsperf -u itself can send here: epmdnsd without the bench key refuses every
+    # registration at once (NOTAUTH), so the rate is the load generator's, not a server's.
+    null_argv = functools.partial(servers.epmdnsd_argv, key_name="not-the-bench-key")
+    results["dnsperf ceiling"] = guarded("dnsperf -u ceiling", lambda: bench_server(
+        children, "dnsperf ceiling", work, files, secret, args.seconds, argv_fn=null_argv, queries=False))
     return results
 
 
@@ -144,6 +155,9 @@ def run(args, children, work):
     for nodes in args.sizes:
         results["zones"][str(nodes)] = bench_zone(children, work, nodes, args)
     results["erlang"] = bench_erlang(children, work, args.tries)
+    if args.only == "erlang":
+        results["query_bench"], results["errors"] = [], {}
+        return results
     figures = guarded("query_bench", lambda: query_bench(build, args.quick))
     results["query_bench"] = figures if isinstance(figures, list) else []
     results["errors"] = {"query_bench": figures["error"]} if isinstance(figures, dict) else {}
@@ -165,7 +179,8 @@ def main():
     finally:
         children.stop_all()
         shutil.rmtree(work, ignore_errors=True)
-    out = os.path.join(RESULTS, f"{datetime.date.today().isoformat()}{'-quick' if args.quick else ''}.json")
+    suffix = ("-quick" if args.quick else "") + (f"-{args.only}" if args.only else "")
+    out = os.path.join(RESULTS, f"{datetime.date.today().isoformat()}{suffix}.json")
     with open(out, "w") as f:
         json.dump(results, f, indent=1)
     charts = guarded("charts", lambda: report.charts(results, RESULTS))

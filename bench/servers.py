@@ -27,10 +27,10 @@ def render(template, home, **values):
     return path
 
 
-def epmdnsd_argv(home, port, zone_file, secret, build, journal_sync="disk"):
+def epmdnsd_argv(home, port, zone_file, secret, build, journal_sync="disk", key_name=KEY_NAME):
     key = os.path.join(home, "bench.key")
     with open(key, "w") as f:
-        f.write(f'key "{KEY_NAME}" {{\n\talgorithm hmac-sha256;\n\tsecret "{secret}";\n}};\n')
+        f.write(f'key "{key_name}" {{\n\talgorithm hmac-sha256;\n\tsecret "{secret}";\n}};\n')
     state = os.path.join(home, "state")
     os.makedirs(state)
     return [os.path.join(build, "server", "epmdnsd"), "--listen", f"127.0.0.1:{port}", "--zones", zone_file,
