@@ -145,9 +145,48 @@ struct Handle {
   State* state;
 };
 
+// Deletes States away from the scheduler threads: tearing one down joins threads that may
+// be in the middle of a network call (a renewal UPDATE can take seconds), and the garbage
+// collector frees the resource on whatever scheduler it runs on.
+class Janitor {
+ public:
+  static void dispose(State* state) {
+    // Never destroyed: its thread must not find it gone while exit() runs destructors.
+    static Janitor* janitor = new Janitor();
+    janitor->post(state);
+  }
+
+ private:
+  Janitor() {
+    std::thread([this] { run(); }).detach();
+  }
+  void post(State* state) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(state);
+    }
+    wake_.notify_one();
+  }
+  [[noreturn]] void run() {
+    while (true) {
+      State* state;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return !queue_.empty(); });
+        state = queue_.front();
+        queue_.pop_front();
+      }
+      delete state;
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<State*> queue_;
+};
+
 void destroy(ErlNifEnv*, void* obj) {
   auto* h = static_cast<Handle*>(obj);
-  delete h->state;
+  if (h->state != nullptr) Janitor::dispose(h->state);
   h->state = nullptr;
 }
 
