@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <map>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -22,6 +23,10 @@
 #include "wire/name.h"
 #include "update/updater.h"
 #include "wire/tsig_key.h"
+#include "xfr/acl.h"
+#include "xfr/history.h"
+#include "xfr/notify.h"
+#include "xfr/transfer.h"
 #include "zone/loader.h"
 #include "zone/rw_lock.h"
 
@@ -50,6 +55,15 @@ ABSL_FLAG(int, journal_max_mb, 64,
 ABSL_FLAG(bool, allow_unsigned_updates, false, "Accept UPDATE messages without TSIG (testing only).");
 ABSL_FLAG(int, lease_min, 30, "Shortest lease granted (RFC 9664 UPDATE-LEASE), in seconds.");
 ABSL_FLAG(int, lease_max, 86400, "Longest lease granted, in seconds.");
+ABSL_FLAG(std::vector<std::string>, allow_transfer, {},
+          "Who may transfer zones (AXFR/IXFR over TCP): an address, a prefix (10.0.0.0/8, fd00::/8) or "
+          "key:NAME for a TSIG key of --keys. Repeat the flag or separate with commas. Empty: every transfer "
+          "is refused.");
+ABSL_FLAG(std::vector<std::string>, notify, {},
+          "Secondary to send NOTIFY to after every change, as ADDR:PORT or [IPv6]:PORT. Repeat the flag "
+          "or separate with commas.");
+ABSL_FLAG(int, ixfr_history_mb, 64,
+          "MiB of recent changes per zone kept in memory to answer IXFR; older clients get the whole zone.");
 ABSL_FLAG(int, lease_default, 0,
           "Lease for records added without an UPDATE-LEASE option, in seconds; 0: they do not lapse.");
 
@@ -63,10 +77,10 @@ using namespace epmdns;
 }
 
 // Abseil keeps only the last value of a repeated flag and knows only underscores:
-// make `--listen a --listen b` add up, and accept `--max-udp-size` for `--max_udp_size`.
+// make `--listen a --listen b` (and --allow-transfer, --notify) add up, and accept `--max-udp-size` for `--max_udp_size`.
 std::vector<std::string> normalize_args(int argc, char** argv) {
   std::vector<std::string> args;
-  std::vector<std::string> listen;
+  std::map<std::string, std::vector<std::string>> repeated;  // listen, allow_transfer, notify
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
     if (i > 0 && arg.starts_with("-") && arg != "--") {
@@ -75,21 +89,21 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
       for (size_t k = dashes; k < end; ++k) {
         if (arg[k] == '-') arg[k] = '_';
       }
-      const std::string_view name = std::string_view(arg).substr(dashes, end - dashes);
-      if (name == "listen") {
+      const std::string name(std::string_view(arg).substr(dashes, end - dashes));
+      if (name == "listen" || name == "allow_transfer" || name == "notify") {
         if (end < arg.size()) {
-          listen.push_back(arg.substr(end + 1));
+          repeated[name].push_back(arg.substr(end + 1));
           continue;
         }
         if (i + 1 < argc) {
-          listen.emplace_back(argv[++i]);
+          repeated[name].emplace_back(argv[++i]);
           continue;
         }
       }
     }
     args.push_back(std::move(arg));
   }
-  if (!listen.empty()) args.insert(args.begin() + 1, "--listen=" + absl::StrJoin(listen, ","));
+  for (const auto& [name, values] : repeated) args.insert(args.begin() + 1, "--" + name + "=" + absl::StrJoin(values, ","));
   return args;
 }
 
@@ -153,7 +167,7 @@ wire::Keyring load_keys() {
 }
 
 std::unique_ptr<update::Updater> start_updater(zone::Catalog& catalog, zone::RwLock& lock,
-                                               const wire::Keyring& keyring) {
+                                               const wire::Keyring& keyring, update::ChangeListener* listener) {
   const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
   const std::string keys_path = absl::GetFlag(FLAGS_keys);
   const std::string policy_path = absl::GetFlag(FLAGS_update_policy);
@@ -172,6 +186,7 @@ std::unique_ptr<update::Updater> start_updater(zone::Catalog& catalog, zone::RwL
   update::UpdaterConfig config;
   config.state_dir = state_dir;
   config.allow_unsigned = absl::GetFlag(FLAGS_allow_unsigned_updates);
+  config.listener = listener;
   config.zone_loader = [path = absl::GetFlag(FLAGS_zones)] { return load_zones(path); };
   config.journal_max_size = static_cast<uint64_t>(int_flag_in(FLAGS_journal_max_mb, "journal-max-mb", 1, 1 << 20)) << 20;
   const std::string journal_sync = absl::GetFlag(FLAGS_journal_sync);
@@ -188,9 +203,38 @@ std::unique_ptr<update::Updater> start_updater(zone::Catalog& catalog, zone::RwL
 }
 
 
+xfr::TransferAcl load_transfer_acl(const wire::Keyring& keyring) {
+  xfr::TransferAcl acl;
+  for (const std::string& entry : absl::GetFlag(FLAGS_allow_transfer)) {
+    if (entry.empty()) continue;
+    const absl::Status added = acl.add(entry, keyring);
+    if (!added.ok()) fail(absl::StrCat("--allow-transfer: ", std::string(added.message())));
+  }
+  return acl;
+}
+
+std::unique_ptr<xfr::Notifier> start_notifier() {
+  std::vector<xfr::NotifyTarget> targets;
+  for (const std::string& text : absl::GetFlag(FLAGS_notify)) {
+    if (text.empty()) continue;
+    absl::StatusOr<net::Endpoint> endpoint = net::parse_endpoint(text);
+    if (!endpoint.ok()) fail(absl::StrCat("--notify: ", std::string(endpoint.status().message())));
+    targets.push_back({endpoint->address, endpoint->length, endpoint->text});
+  }
+  if (targets.empty()) return nullptr;
+  return std::make_unique<xfr::Notifier>(std::move(targets));
+}
+
+void notify_all(xfr::Notifier* notifier, zone::Catalog& catalog, zone::RwLock& lock) {
+  if (notifier == nullptr) return;
+  lock.lock_shared();
+  for (const zone::Zone* z : catalog.zones()) notifier->zone_changed(z->apex());
+  lock.unlock_shared();
+}
+
 // SIGHUP: read the zone files again. The journal is replayed on top by the updater, which
 // swaps the zones in; without updates the swap happens here. A broken file keeps the old zones.
-void reload_zones(zone::Catalog& catalog, zone::RwLock& lock, update::Updater* updater) {
+void reload_zones(zone::Catalog& catalog, zone::RwLock& lock, update::Updater* updater, xfr::Notifier* notifier) {
   const std::string path = absl::GetFlag(FLAGS_zones);
   if (updater != nullptr) {
     updater->reload([path] { return load_zones(path); });
@@ -206,6 +250,7 @@ void reload_zones(zone::Catalog& catalog, zone::RwLock& lock, update::Updater* u
   catalog = std::move(*fresh);
   lock.unlock();
   std::fprintf(stderr, "epmdnsd: zones reloaded\n");
+  notify_all(notifier, catalog, lock);
 }
 
 
@@ -253,7 +298,14 @@ int main(int argc, char** argv) {
   zone::Catalog catalog = std::move(*loaded);
   zone::RwLock zones_lock;
   const wire::Keyring keyring = load_keys();
-  std::unique_ptr<update::Updater> updater = start_updater(catalog, zones_lock, keyring);
+  const xfr::TransferAcl transfer_acl = load_transfer_acl(keyring);
+  // NOTIFY goes out for every change the history records (once durable), and at start-up.
+  std::unique_ptr<xfr::Notifier> notifier = start_notifier();
+  const size_t history_mb = static_cast<size_t>(int_flag_in(FLAGS_ixfr_history_mb, "ixfr-history-mb", 0, 1 << 20));
+  xfr::History history(history_mb << 20, [n = notifier.get()](std::string_view apex) {
+    if (n != nullptr) n->zone_changed(apex);
+  });
+  std::unique_ptr<update::Updater> updater = start_updater(catalog, zones_lock, keyring, &history);
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes journal writes fail (SERVFAIL), not the server die
 
@@ -270,7 +322,9 @@ int main(int argc, char** argv) {
       udp_sockets.push_back(std::move(*socket));
     }
   }
-  const net::Services services{catalog, zones_lock, updater.get(), &keyring, limits};
+  const xfr::TransferServices transfers{catalog, zones_lock, &history, transfer_acl, &keyring,
+                                        xfr::kDefaultMessageSize, xfr::CopyOptions{}};
+  const net::Services services{catalog, zones_lock, updater.get(), &keyring, limits, &transfers};
   {
     std::vector<std::unique_ptr<net::UdpWorker>> workers;
     for (UniqueFd& socket : udp_sockets) {
@@ -286,7 +340,10 @@ int main(int argc, char** argv) {
                  absl::StrJoin(zone_names, ", ").c_str(), absl::StrJoin(listen_names, ", ").c_str(), threads);
 
     int signal = 0;
-    while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) reload_zones(catalog, zones_lock, updater.get());
+    notify_all(notifier.get(), catalog, zones_lock);
+    while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+      reload_zones(catalog, zones_lock, updater.get(), notifier.get());
+    }
     std::fprintf(stderr, "epmdnsd: stopping on signal %d\n", signal);
     // Stop reading requests, finish the updates already taken (their answers still go out
     // through the open sockets), then close everything.
@@ -296,6 +353,7 @@ int main(int argc, char** argv) {
     for (auto& worker : workers) worker->join();
     tcp_server.join();
     updater.reset();
+    notifier.reset();
   }
   return 0;
 }

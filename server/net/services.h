@@ -1,5 +1,5 @@
 // What the I/O threads hand requests to: the zones (read under a shared lock) for queries,
-// and the updater for UPDATE messages.
+// the updater for UPDATE messages, and the zone transfer layer for AXFR/IXFR over TCP.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include "query/respond.h"
 #include "update/updater.h"
 #include "wire/types.h"
+#include "xfr/transfer.h"
 #include "zone/catalog.h"
 #include "zone/rw_lock.h"
 
@@ -19,6 +20,7 @@ struct Services {
   update::Updater* updater;  // null when updates are off: UPDATE is then refused
   const wire::Keyring* keyring;  // for TSIG-signed queries
   query::Limits limits;
+  const xfr::TransferServices* transfers = nullptr;  // AXFR/IXFR over TCP; null: refused
 
   bool is_update(std::span<const uint8_t> request) const {
     return updater != nullptr && request.size() >= wire::kHeaderSize &&

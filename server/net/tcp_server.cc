@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include <cstdio>
+
 #include "common/thread_name.h"
 #include "wire/types.h"
 
@@ -41,6 +43,12 @@ TcpServer::TcpServer(std::vector<UniqueFd> listeners, int stop_fd, Services serv
   watch(epoll_.get(), stop_fd_, kStopTag, EPOLLIN);
   watch(epoll_.get(), wake_.get(), kWakeTag, EPOLLIN);
   for (size_t i = 0; i < listeners_.size(); ++i) watch(epoll_.get(), listeners_[i].get(), kListenerTag | i, EPOLLIN);
+  if (services_.transfers != nullptr) {
+    transfer_thread_ = std::thread([this] {
+      name_this_thread("epmdns-xfr");
+      run_transfers();
+    });
+  }
   thread_ = std::thread([this] {
     name_this_thread("epmdns-tcp");
     run();
@@ -51,6 +59,37 @@ TcpServer::~TcpServer() { join(); }
 
 void TcpServer::join() {
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> guard(transfers_mutex_);
+    transfers_stopping_ = true;
+  }
+  transfers_wake_.notify_all();
+  if (transfer_thread_.joinable()) transfer_thread_.join();
+}
+
+void TcpServer::run_transfers() {
+  while (true) {
+    TransferJob job;
+    {
+      std::unique_lock<std::mutex> guard(transfers_mutex_);
+      transfers_wake_.wait(guard, [&] { return transfers_stopping_ || !transfer_jobs_.empty(); });
+      if (transfers_stopping_) return;
+      job = std::move(transfer_jobs_.front());
+      transfer_jobs_.pop_front();
+    }
+    xfr::TransferKind kind;
+    const std::vector<xfr::Message> messages = xfr::respond_transfer(*services_.transfers, job.request, job.peer, &kind);
+    std::vector<uint8_t> framed;
+    size_t total = 0;
+    for (const xfr::Message& m : messages) total += 2 + m.size();
+    framed.reserve(total);
+    for (const xfr::Message& m : messages) {
+      framed.push_back(static_cast<uint8_t>(m.size() >> 8));
+      framed.push_back(static_cast<uint8_t>(m.size()));
+      framed.insert(framed.end(), m.begin(), m.end());
+    }
+    if (!framed.empty()) deliver_framed(job.id, std::move(framed));
+  }
 }
 
 void TcpServer::run() {
@@ -90,7 +129,9 @@ void TcpServer::run() {
 
 void TcpServer::accept_from(int listener) {
   while (true) {
-    const int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof peer;
+    const int fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&peer), &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;
     if (connections_.size() >= options_.max_connections) {
       ::close(fd);
@@ -101,6 +142,7 @@ void TcpServer::accept_from(int listener) {
     conn.id = id;
     conn.fd.reset(fd);
     conn.last_active = std::chrono::steady_clock::now();
+    conn.peer = peer;
     watch(epoll_.get(), fd, id, EPOLLIN);
     connections_.emplace(id, std::move(conn));
   }
@@ -137,6 +179,14 @@ bool TcpServer::on_readable(Connection& conn) {
         services_.updater->submit(request, [this, id = conn.id](std::span<const uint8_t> answer) { deliver(id, answer); });
         continue;
       }
+      if (services_.transfers != nullptr && xfr::is_transfer(request)) {
+        {
+          std::lock_guard<std::mutex> guard(transfers_mutex_);
+          transfer_jobs_.push_back({conn.id, std::vector<uint8_t>(request.begin(), request.end()), conn.peer});
+        }
+        transfers_wake_.notify_one();
+        continue;
+      }
       services_.lock.lock_shared();
       const size_t answer =
           query::respond(services_.catalog, request, response_, query::Transport::kTcp, services_.limits, services_.keyring);
@@ -152,7 +202,16 @@ bool TcpServer::on_readable(Connection& conn) {
 void TcpServer::deliver(uint64_t id, std::span<const uint8_t> answer) {
   {
     std::lock_guard<std::mutex> guard(deliveries_mutex_);
-    deliveries_.emplace_back(id, std::vector<uint8_t>(answer.begin(), answer.end()));
+    deliveries_.push_back({id, std::vector<uint8_t>(answer.begin(), answer.end()), false});
+  }
+  const uint64_t one = 1;
+  if (::write(wake_.get(), &one, sizeof one) < 0) return;  // already signalled
+}
+
+void TcpServer::deliver_framed(uint64_t id, std::vector<uint8_t> framed) {
+  {
+    std::lock_guard<std::mutex> guard(deliveries_mutex_);
+    deliveries_.push_back({id, std::move(framed), true});
   }
   const uint64_t one = 1;
   if (::write(wake_.get(), &one, sizeof one) < 0) return;  // already signalled
@@ -161,15 +220,26 @@ void TcpServer::deliver(uint64_t id, std::span<const uint8_t> answer) {
 void TcpServer::take_deliveries() {
   uint64_t count;
   if (::read(wake_.get(), &count, sizeof count) < 0) return;
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> ready;
+  std::vector<Delivery> ready;
   {
     std::lock_guard<std::mutex> guard(deliveries_mutex_);
     ready.swap(deliveries_);
   }
-  for (auto& [id, answer] : ready) {
-    auto it = connections_.find(id);
-    if (it == connections_.end()) continue;  // the client left before its answer was durable
-    queue_answer(it->second, answer);
+  for (Delivery& delivery : ready) {
+    auto it = connections_.find(delivery.id);
+    if (it == connections_.end()) continue;  // the client left before its answer was ready
+    if (delivery.framed) {
+      Connection& conn = it->second;
+      if (conn.out.empty()) {
+        conn.out = std::move(delivery.bytes);
+        conn.out_sent = 0;
+      } else {
+        conn.out.insert(conn.out.end(), delivery.bytes.begin(), delivery.bytes.end());
+      }
+      conn.last_active = std::chrono::steady_clock::now();
+    } else {
+      queue_answer(it->second, delivery.bytes);
+    }
     if (!flush(it->second)) connections_.erase(it);
   }
 }
@@ -183,6 +253,7 @@ bool TcpServer::flush(Connection& conn) {
       return false;
     }
     conn.out_sent += static_cast<size_t>(sent);
+    conn.last_active = std::chrono::steady_clock::now();  // a long transfer to a slow reader is not idle
   }
   if (conn.out_sent == conn.out.size()) {
     conn.out.clear();

@@ -2,7 +2,11 @@
 // closed when idle. One thread with epoll serves every listening socket.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -36,6 +40,12 @@ class TcpServer {
     std::vector<uint8_t> out;
     size_t out_sent = 0;
     std::chrono::steady_clock::time_point last_active;
+    sockaddr_storage peer{};
+  };
+  struct TransferJob {
+    uint64_t id;
+    std::vector<uint8_t> request;
+    sockaddr_storage peer;
   };
 
   void run();
@@ -47,7 +57,12 @@ class TcpServer {
   void close_idle();
   // Called from the updater thread: an UPDATE's answer for connection `id`.
   void deliver(uint64_t id, std::span<const uint8_t> answer);
+  // Same, for bytes already framed (the messages of a zone transfer, each with its length).
+  void deliver_framed(uint64_t id, std::vector<uint8_t> framed);
   void take_deliveries();
+  // The zone transfer thread: builds the messages of queued AXFR/IXFR requests, off the
+  // epoll thread, and delivers them all at once (so nothing is interleaved with them).
+  void run_transfers();
 
   std::vector<UniqueFd> listeners_;
   int stop_fd_;
@@ -59,7 +74,17 @@ class TcpServer {
   absl::flat_hash_map<uint64_t, Connection> connections_;
   std::vector<uint8_t> response_;
   std::mutex deliveries_mutex_;
-  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> deliveries_;
+  struct Delivery {
+    uint64_t id;
+    std::vector<uint8_t> bytes;
+    bool framed;
+  };
+  std::vector<Delivery> deliveries_;
+  std::mutex transfers_mutex_;
+  std::condition_variable transfers_wake_;
+  std::deque<TransferJob> transfer_jobs_;
+  bool transfers_stopping_ = false;
+  std::thread transfer_thread_;
   std::thread thread_;
 };
 

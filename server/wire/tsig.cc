@@ -318,7 +318,7 @@ TsigCheck verify_response(std::span<const uint8_t> message, const TsigRecord& re
 }
 
 bool sign(Writer& writer, const TsigKey& key, uint64_t time_signed, uint16_t fudge, std::string_view request_mac,
-          uint16_t error, std::string_view other_data) {
+          uint16_t error, std::string_view other_data, std::string* mac_out) {
   if (writer.size() < kHeaderSize || request_mac.size() > 0xFFFF || other_data.size() > 0xFFFF) return false;
   time_signed &= 0xFFFF'FFFF'FFFF;
   Hmac hmac(key);
@@ -329,8 +329,65 @@ bool sign(Writer& writer, const TsigKey& key, uint64_t time_signed, uint16_t fud
   digest_variables(hmac, {key_name.wire(), algorithm_wire(key.algorithm), time_signed, fudge, error, other_data});
   std::string mac;
   if (!hmac.finish(mac)) return false;
-  return append_tsig_record(writer, key.name.wire(), algorithm_wire(key.algorithm), time_signed, fudge, mac, error,
-                            other_data);
+  if (!append_tsig_record(writer, key.name.wire(), algorithm_wire(key.algorithm), time_signed, fudge, mac, error,
+                          other_data)) {
+    return false;
+  }
+  if (mac_out != nullptr) *mac_out = std::move(mac);
+  return true;
+}
+
+bool sign_subsequent(Writer& writer, const TsigKey& key, uint64_t time_signed, uint16_t fudge,
+                     std::string_view prior_mac, std::string* mac_out) {
+  if (writer.size() < kHeaderSize || prior_mac.size() > 0xFFFF) return false;
+  time_signed &= 0xFFFF'FFFF'FFFF;
+  Hmac hmac(key);
+  digest_request_mac(hmac, prior_mac);
+  hmac.update(as_chars(writer.data()));
+  hmac.update_u48(time_signed);
+  hmac.update_u16(fudge);
+  std::string mac;
+  if (!hmac.finish(mac)) return false;
+  if (!append_tsig_record(writer, key.name.wire(), algorithm_wire(key.algorithm), time_signed, fudge, mac,
+                          tsig_error::NOERROR, {})) {
+    return false;
+  }
+  if (mac_out != nullptr) *mac_out = std::move(mac);
+  return true;
+}
+
+TsigCheck verify_subsequent(std::span<const uint8_t> message, const TsigRecord& record, const TsigKey& key,
+                            std::string_view prior_mac, uint64_t now) {
+  const std::optional<TsigAlgorithm> algorithm = algorithm_from_wire(record.algorithm.wire());
+  if (!equal_ignore_case(record.key_name.wire(), key.name.wire()) || !algorithm || *algorithm != key.algorithm) {
+    return failure(rcode::NOTAUTH, tsig_error::BADKEY, record.time_signed);
+  }
+  if (record.mac.empty() || record.offset < kHeaderSize || record.offset > message.size() ||
+      get_u16(message, 10) == 0) {
+    return failure(rcode::NOTAUTH, tsig_error::BADSIG, record.time_signed);
+  }
+  Hmac hmac(key);
+  digest_request_mac(hmac, prior_mac);
+  hmac.update_u16(record.original_id);
+  hmac.update(as_chars(message.subspan(2, 8)));
+  hmac.update_u16(static_cast<uint16_t>(get_u16(message, 10) - 1));
+  hmac.update(as_chars(message.subspan(kHeaderSize, record.offset - kHeaderSize)));
+  hmac.update_u48(record.time_signed);
+  hmac.update_u16(record.fudge);
+  std::string expected;
+  if (!hmac.finish(expected) || record.mac.size() != expected.size() ||
+      CRYPTO_memcmp(expected.data(), record.mac.data(), expected.size()) != 0) {
+    return failure(rcode::NOTAUTH, tsig_error::BADSIG, record.time_signed);
+  }
+  TsigCheck check;
+  check.key = &key;
+  check.request_mac = std::string(record.mac);
+  check.time_signed = record.time_signed;
+  if (now > record.time_signed + record.fudge || record.time_signed > now + record.fudge) {
+    check.rcode = rcode::NOTAUTH;
+    check.error = tsig_error::BADTIME;
+  }
+  return check;
 }
 
 size_t tsig_space(const TsigKey& key) {

@@ -67,7 +67,19 @@ TsigCheck verify_response(std::span<const uint8_t> message, const TsigRecord& re
 // `request_mac` makes it a response MAC (RFC 8945 §5.3). False, with nothing appended,
 // if it does not fit.
 bool sign(Writer& writer, const TsigKey& key, uint64_t time_signed, uint16_t fudge, std::string_view request_mac,
-          uint16_t error, std::string_view other_data);
+          uint16_t error, std::string_view other_data, std::string* mac_out = nullptr);
+
+// Multi-message responses (zone transfers, RFC 8945 §5.3.1): the first message is signed with
+// sign() (request MAC), every later one with sign_subsequent(): its MAC covers the previous
+// message's MAC, the message, and only the timers (time signed, fudge). `mac_out`, if given,
+// receives the new MAC, which the next message chains on.
+bool sign_subsequent(Writer& writer, const TsigKey& key, uint64_t time_signed, uint16_t fudge,
+                     std::string_view prior_mac, std::string* mac_out = nullptr);
+
+// For a client: checks a later message of a multi-message response (§5.3.1), `prior_mac`
+// being the MAC of the message signed before it. NOERROR means authentic and in time.
+TsigCheck verify_subsequent(std::span<const uint8_t> message, const TsigRecord& record, const TsigKey& key,
+                            std::string_view prior_mac, uint64_t now);
 
 // The most bytes sign() appends for `key`, with Other Data up to 6 bytes (BADTIME's time).
 size_t tsig_space(const TsigKey& key);

@@ -4,6 +4,9 @@
 
 #include <pthread.h>
 
+#include <atomic>
+#include <cstdint>
+
 namespace epmdns::zone {
 
 class RwLock {
@@ -21,11 +24,18 @@ class RwLock {
 
   void lock_shared() { pthread_rwlock_rdlock(&lock_); }
   void unlock_shared() { pthread_rwlock_unlock(&lock_); }
-  void lock() { pthread_rwlock_wrlock(&lock_); }
+  void lock() {
+    pthread_rwlock_wrlock(&lock_);
+    writes_.fetch_add(1, std::memory_order_relaxed);
+  }
   void unlock() { pthread_rwlock_unlock(&lock_); }
+  // How many times the write lock has been taken. A reader that sees the same count under two
+  // separate read locks knows nothing changed in between (zone transfers copy in chunks so).
+  uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
 
  private:
   pthread_rwlock_t lock_;
+  std::atomic<uint64_t> writes_{0};
 };
 
 }  // namespace epmdns::zone

@@ -54,6 +54,10 @@ class Zone {
   void for_each_node(F&& f) {
     for (auto& [name, node] : nodes_) f(std::string_view(name), node);
   }
+  // The nodes in storage order; iterators stay valid while the zone is not changed.
+  using NodeMap = absl::flat_hash_map<std::string, Node>;
+  NodeMap::const_iterator nodes_begin() const { return nodes_.begin(); }
+  NodeMap::const_iterator nodes_end() const { return nodes_.end(); }
   template <typename F>
   void for_each_node(F&& f) const {
     for (const auto& [name, node] : nodes_) f(std::string_view(name), node);
