@@ -4,7 +4,7 @@ flight) against epmdnsd (--journal-sync disk and os), Knot DNS and BIND on the s
 zone, with SRV queries alongside. The full comparison is bench/run.py; this runs its
 registration part alone and writes bench/results/registrations-<date>.json.
 
-usage: bench/registrations.py [--nodes 100000] [--seconds 10]
+usage: bench/registrations.py [--nodes 100000] [--seconds 10] [--cluster-browse-limit N]
 """
 import argparse
 import base64
@@ -32,6 +32,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=100000)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--cluster-browse-limit", type=int, default=65535,
+                        help="records in the cluster-wide browse PTR set (BIND loads at most about 1000)")
     args = parser.parse_args()
     children, work = Children(), tempfile.mkdtemp(prefix="epmdns-registrations-")
     secret = base64.b64encode(os.urandom(32)).decode()
@@ -46,7 +48,7 @@ def main():
     try:
         files = (os.path.join(work, "zone"), os.path.join(work, "queries.txt"),
                  (os.path.join(work, "updates-alone.txt"), os.path.join(work, "updates-with-queries.txt")))
-        workloads.gen_zone(files[0], args.nodes)
+        workloads.gen_zone(files[0], args.nodes, args.cluster_browse_limit)
         workloads.gen_queries(files[1], args.nodes, mix=(("SRV", 100),))
         workloads.gen_updates(files[2])
         for label, (name, argv_fn) in variants.items():
@@ -71,9 +73,11 @@ def main():
             w = r["with_queries"]
             print(f"| {label} | {r['rate']:.0f} | {r['latency_ms'] or 0:.2f} | {w['rate']:.0f} "
                   f"| {w['queries_during']:.0f} | {r['codes']} |")
-    out = os.path.join(HERE, "results", f"registrations-{datetime.date.today().isoformat()}.json")
+    limit = "" if args.cluster_browse_limit == 65535 else f"-browse{args.cluster_browse_limit}"
+    out = os.path.join(HERE, "results", f"registrations-{datetime.date.today().isoformat()}{limit}.json")
     with open(out, "w") as f:
-        json.dump({"nodes": args.nodes, "seconds": args.seconds, "in_flight": 20, "results": results}, f, indent=2)
+        json.dump({"nodes": args.nodes, "seconds": args.seconds, "in_flight": 20,
+                   "cluster_browse_limit": args.cluster_browse_limit, "results": results}, f, indent=2)
     print(f"\nwritten: {out}")
 
 
