@@ -102,6 +102,33 @@ std::string txt_rdata(const Registration& registration) {
   return out;
 }
 
+namespace {
+
+// The records of a registration, replacing any SRV and TXT the instance name had (an earlier
+// registration of this name, after a crash within its lease or on another port, must not
+// leave a second one behind), and the lease.
+absl::StatusOr<std::vector<uint8_t>> finish_registration(UpdateWriter& w, const Registration& r) {
+  const NodeNames& n = r.names;
+  const bool v6 = r.family == Family::kInet6;
+  w.update(n.host, v6 ? wire::rrtype::AAAA : wire::rrtype::A, wire::rrclass::IN, r.ttl,
+           std::string_view(reinterpret_cast<const char*>(r.address.data()), v6 ? 16 : 4));
+  std::string srv;
+  srv.push_back(0), srv.push_back(0), srv.push_back(0), srv.push_back(0);  // priority, weight
+  srv.push_back(static_cast<char>(r.port >> 8));
+  srv.push_back(static_cast<char>(r.port & 0xFF));
+  srv += n.host.wire();
+  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::ANY, 0, "");
+  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::ANY, 0, "");
+  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::IN, r.ttl, srv);
+  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::IN, r.ttl, txt_rdata(r));
+  w.update(n.host_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
+  w.update(n.zone_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
+  if (r.lease) w.lease(*r.lease);
+  return w.finish();
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<uint8_t>> build_register(const Registration& r, Precondition precondition, uint16_t id) {
   if (r.token.size() > 255 - 6) return absl::InvalidArgumentError("token longer than 249 bytes");
   if (precondition == Precondition::kOwnToken && r.token.empty()) {
@@ -114,24 +141,7 @@ absl::StatusOr<std::vector<uint8_t>> build_register(const Registration& r, Preco
   } else if (precondition == Precondition::kOwnToken) {
     w.prerequisite(n.instance, wire::rrtype::TXT, wire::rrclass::IN, own_txt(n, r));  // RRset exists (value)
   }
-  const bool v6 = r.family == Family::kInet6;
-  w.update(n.host, v6 ? wire::rrtype::AAAA : wire::rrtype::A, wire::rrclass::IN, r.ttl,
-           std::string_view(reinterpret_cast<const char*>(r.address.data()), v6 ? 16 : 4));
-  std::string srv;
-  srv.push_back(0), srv.push_back(0), srv.push_back(0), srv.push_back(0);  // priority, weight
-  srv.push_back(static_cast<char>(r.port >> 8));
-  srv.push_back(static_cast<char>(r.port & 0xFF));
-  srv += n.host.wire();
-  // Replace, not add to: an earlier registration of this name (a crash within its lease,
-  // another port) must not leave a second SRV or TXT behind.
-  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::ANY, 0, "");
-  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::ANY, 0, "");
-  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::IN, r.ttl, srv);
-  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::IN, r.ttl, txt_rdata(r));
-  w.update(n.host_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
-  w.update(n.zone_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
-  if (r.lease) w.lease(*r.lease);
-  return w.finish();
+  return finish_registration(w, r);
 }
 
 absl::StatusOr<std::vector<uint8_t>> build_takeover(const Registration& r, uint16_t old_type,
@@ -141,22 +151,7 @@ absl::StatusOr<std::vector<uint8_t>> build_takeover(const Registration& r, uint1
   const NodeNames& n = r.names;
   UpdateWriter w(id, n.zone);
   for (const std::string& rdata : old_rdatas) w.prerequisite(n.instance, old_type, wire::rrclass::IN, rdata);
-  const bool v6 = r.family == Family::kInet6;
-  w.update(n.host, v6 ? wire::rrtype::AAAA : wire::rrtype::A, wire::rrclass::IN, r.ttl,
-           std::string_view(reinterpret_cast<const char*>(r.address.data()), v6 ? 16 : 4));
-  std::string srv;
-  srv.push_back(0), srv.push_back(0), srv.push_back(0), srv.push_back(0);  // priority, weight
-  srv.push_back(static_cast<char>(r.port >> 8));
-  srv.push_back(static_cast<char>(r.port & 0xFF));
-  srv += n.host.wire();
-  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::ANY, 0, "");
-  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::ANY, 0, "");
-  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::IN, r.ttl, srv);
-  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::IN, r.ttl, txt_rdata(r));
-  w.update(n.host_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
-  w.update(n.zone_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
-  if (r.lease) w.lease(*r.lease);
-  return w.finish();
+  return finish_registration(w, r);
 }
 
 absl::StatusOr<std::vector<uint8_t>> build_unregister(const NodeNames& n, std::string_view token, uint16_t id) {
