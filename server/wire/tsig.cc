@@ -170,6 +170,20 @@ bool received_mac(std::span<const uint8_t> message, const TsigRecord& record, co
   return hmac.finish(mac);
 }
 
+// The check of a message whose MAC matched: signed answers from here on; BADTIME when the
+// time is outside the fudge.
+TsigCheck mac_verified(const TsigKey& key, const TsigRecord& record, uint64_t now) {
+  TsigCheck check;
+  check.key = &key;
+  check.request_mac = std::string(record.mac);
+  check.time_signed = record.time_signed;
+  if (now > record.time_signed + record.fudge || record.time_signed > now + record.fudge) {
+    check.rcode = rcode::NOTAUTH;
+    check.error = tsig_error::BADTIME;
+  }
+  return check;
+}
+
 TsigCheck failure(uint16_t rcode, uint16_t error, uint64_t time_signed) {
   TsigCheck check;
   check.rcode = rcode;
@@ -194,14 +208,8 @@ TsigCheck check_signed(std::span<const uint8_t> message, const TsigRecord& recor
       CRYPTO_memcmp(expected.data(), record.mac.data(), mac_size) != 0) {
     return failure(rcode::NOTAUTH, tsig_error::BADSIG, record.time_signed);
   }
-  TsigCheck check;
-  check.key = &key;
-  check.request_mac = std::string(record.mac);
-  check.time_signed = record.time_signed;
-  if (now > record.time_signed + record.fudge || record.time_signed > now + record.fudge) {
-    check.rcode = rcode::NOTAUTH;
-    check.error = tsig_error::BADTIME;
-  } else if (mac_size < min_mac_size) {
+  TsigCheck check = mac_verified(key, record, now);
+  if (check.error == tsig_error::NOERROR && mac_size < min_mac_size) {
     check.rcode = rcode::NOTAUTH;
     check.error = tsig_error::BADTRUNC;
   }
@@ -379,15 +387,7 @@ TsigCheck verify_subsequent(std::span<const uint8_t> message, const TsigRecord& 
       CRYPTO_memcmp(expected.data(), record.mac.data(), expected.size()) != 0) {
     return failure(rcode::NOTAUTH, tsig_error::BADSIG, record.time_signed);
   }
-  TsigCheck check;
-  check.key = &key;
-  check.request_mac = std::string(record.mac);
-  check.time_signed = record.time_signed;
-  if (now > record.time_signed + record.fudge || record.time_signed > now + record.fudge) {
-    check.rcode = rcode::NOTAUTH;
-    check.error = tsig_error::BADTIME;
-  }
-  return check;
+  return mac_verified(key, record, now);
 }
 
 size_t tsig_space(const TsigKey& key) {
