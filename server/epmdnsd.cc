@@ -57,11 +57,12 @@ ABSL_FLAG(int, lease_min, 30, "Shortest lease granted (RFC 9664 UPDATE-LEASE), i
 ABSL_FLAG(int, lease_max, 86400, "Longest lease granted, in seconds.");
 ABSL_FLAG(std::vector<std::string>, allow_transfer, {},
           "Who may transfer zones (AXFR/IXFR over TCP): an address, a prefix (10.0.0.0/8, fd00::/8) or "
-          "key:NAME for a TSIG key of --keys. Repeat the flag or separate with commas. Empty: every transfer "
-          "is refused.");
+          "key:NAME for a TSIG key of --keys; ZONE=ENTRY (erl.internal=key:xfr) limits an entry to one zone. "
+          "Repeat the flag or separate with commas. Empty: every transfer is refused.");
 ABSL_FLAG(std::vector<std::string>, notify, {},
-          "Secondary to send NOTIFY to after every change, as ADDR:PORT or [IPv6]:PORT. Repeat the flag "
-          "or separate with commas.");
+          "Secondary to send NOTIFY to after every change, as [ZONE=]ADDR:PORT[/key:NAME] ([IPv6]:PORT for "
+          "IPv6): ZONE= limits it to one zone, /key:NAME signs it with a key of --keys. Repeat the flag or "
+          "separate with commas.");
 ABSL_FLAG(int, ixfr_history_mb, 64,
           "MiB of recent changes per zone kept in memory to answer IXFR; older clients get the whole zone.");
 ABSL_FLAG(int, lease_default, 0,
@@ -203,23 +204,60 @@ std::unique_ptr<update::Updater> start_updater(zone::Catalog& catalog, zone::RwL
 }
 
 
-xfr::TransferAcl load_transfer_acl(const wire::Keyring& keyring) {
+// A "ZONE=..." entry of `flag` must name a zone the server serves.
+void check_zone_served(const std::string& apex, const zone::Catalog& catalog, std::string_view flag) {
+  for (const zone::Zone* z : catalog.zones()) {
+    if (z->apex() == apex) return;
+  }
+  fail(absl::StrCat(std::string(flag), ": no zone ", wire::wire_to_text(apex), " is served from --zones"));
+}
+
+xfr::TransferAcl load_transfer_acl(const wire::Keyring& keyring, const zone::Catalog& catalog) {
   xfr::TransferAcl acl;
   for (const std::string& entry : absl::GetFlag(FLAGS_allow_transfer)) {
     if (entry.empty()) continue;
     const absl::Status added = acl.add(entry, keyring);
     if (!added.ok()) fail(absl::StrCat("--allow-transfer: ", std::string(added.message())));
   }
+  for (const std::string& apex : acl.scoped_zones()) check_zone_served(apex, catalog, "--allow-transfer");
   return acl;
 }
 
-std::unique_ptr<xfr::Notifier> start_notifier() {
+// "[ZONE=]ADDR:PORT[/key:NAME]".
+xfr::NotifyTarget parse_notify_target(std::string_view text, const wire::Keyring& keyring,
+                                      const zone::Catalog& catalog) {
+  const std::string quoted = absl::StrCat("--notify '", std::string(text), "'");
+  absl::StatusOr<xfr::ZoneScoped> scoped = xfr::split_zone_scope(text);
+  if (!scoped.ok()) fail(absl::StrCat(quoted, ": ", std::string(scoped.status().message())));
+  xfr::NotifyTarget target;
+  target.zone = scoped->zone;
+  if (!target.zone.empty()) check_zone_served(target.zone, catalog, quoted);
+  std::string_view address = scoped->item;
+  const size_t slash = address.find('/');
+  if (slash != std::string_view::npos) {
+    const std::string_view key_text = address.substr(slash + 1);
+    wire::Name key_name;
+    if (!key_text.starts_with("key:") || !key_name.assign_text(key_text.substr(4))) {
+      fail(absl::StrCat(quoted, ": after '/' comes key:NAME"));
+    }
+    key_name.to_lower();
+    const wire::TsigKey* key = keyring.find(key_name.wire());
+    if (key == nullptr) fail(absl::StrCat(quoted, ": no such key in --keys"));
+    target.key = *key;
+    address = address.substr(0, slash);
+  }
+  absl::StatusOr<net::Endpoint> endpoint = net::parse_endpoint(std::string(address));
+  if (!endpoint.ok()) fail(absl::StrCat(quoted, ": ", std::string(endpoint.status().message())));
+  target.address = endpoint->address;
+  target.length = endpoint->length;
+  target.text = std::string(text);
+  return target;
+}
+
+std::unique_ptr<xfr::Notifier> start_notifier(const wire::Keyring& keyring, const zone::Catalog& catalog) {
   std::vector<xfr::NotifyTarget> targets;
   for (const std::string& text : absl::GetFlag(FLAGS_notify)) {
-    if (text.empty()) continue;
-    absl::StatusOr<net::Endpoint> endpoint = net::parse_endpoint(text);
-    if (!endpoint.ok()) fail(absl::StrCat("--notify: ", std::string(endpoint.status().message())));
-    targets.push_back({endpoint->address, endpoint->length, endpoint->text});
+    if (!text.empty()) targets.push_back(parse_notify_target(text, keyring, catalog));
   }
   if (targets.empty()) return nullptr;
   return std::make_unique<xfr::Notifier>(std::move(targets));
@@ -298,9 +336,9 @@ int main(int argc, char** argv) {
   zone::Catalog catalog = std::move(*loaded);
   zone::RwLock zones_lock;
   const wire::Keyring keyring = load_keys();
-  const xfr::TransferAcl transfer_acl = load_transfer_acl(keyring);
+  const xfr::TransferAcl transfer_acl = load_transfer_acl(keyring, catalog);
   // NOTIFY goes out for every change the history records (once durable), and at start-up.
-  std::unique_ptr<xfr::Notifier> notifier = start_notifier();
+  std::unique_ptr<xfr::Notifier> notifier = start_notifier(keyring, catalog);
   const size_t history_mb = static_cast<size_t>(int_flag_in(FLAGS_ixfr_history_mb, "ixfr-history-mb", 0, 1 << 20));
   xfr::History history(history_mb << 20, [n = notifier.get()](std::string_view apex) {
     if (n != nullptr) n->zone_changed(apex);

@@ -10,8 +10,42 @@
 
 namespace epmdns::xfr {
 
-absl::Status TransferAcl::add(std::string_view entry_view, const wire::Keyring& keyring) {
-  const std::string entry(entry_view);  // this Abseil takes absl::string_view only
+namespace {
+
+bool in_scope(const std::string& zone, std::string_view apex) { return zone.empty() || zone == apex; }
+
+}  // namespace
+
+absl::StatusOr<ZoneScoped> split_zone_scope(std::string_view entry) {
+  ZoneScoped scoped{{}, entry};
+  const size_t equals = entry.find('=');
+  if (equals == std::string_view::npos) return scoped;
+  wire::Name zone;
+  if (equals == 0 || !zone.assign_text(entry.substr(0, equals))) {
+    return absl::InvalidArgumentError(absl::StrCat("bad zone name in '", std::string(entry), "'"));
+  }
+  zone.to_lower();
+  scoped.zone = std::string(zone.wire());
+  scoped.item = entry.substr(equals + 1);
+  return scoped;
+}
+
+std::vector<std::string> TransferAcl::scoped_zones() const {
+  std::vector<std::string> zones;
+  for (const Prefix& prefix : prefixes_) {
+    if (!prefix.zone.empty()) zones.push_back(prefix.zone);
+  }
+  for (const Key& key : keys_) {
+    if (!key.zone.empty()) zones.push_back(key.zone);
+  }
+  return zones;
+}
+
+absl::Status TransferAcl::add(std::string_view scoped_entry, const wire::Keyring& keyring) {
+  const absl::StatusOr<ZoneScoped> scoped = split_zone_scope(scoped_entry);
+  if (!scoped.ok()) return scoped.status();
+  const std::string_view entry_view = scoped->item;
+  const std::string entry(scoped_entry);  // this Abseil takes absl::string_view only
   if (entry_view.starts_with("key:")) {
     wire::Name name;
     if (!name.assign_text(entry_view.substr(4))) return absl::InvalidArgumentError(absl::StrCat("bad key name in '", entry, "'"));
@@ -19,10 +53,11 @@ absl::Status TransferAcl::add(std::string_view entry_view, const wire::Keyring& 
     if (keyring.find(name.wire()) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("'", entry, "': no such key in --keys"));
     }
-    keys_.emplace_back(name.wire());
+    keys_.push_back({scoped->zone, std::string(name.wire())});
     return absl::OkStatus();
   }
   Prefix prefix;
+  prefix.zone = scoped->zone;
   std::string_view address = entry_view;
   const size_t slash = entry_view.find('/');
   if (slash != std::string_view::npos) address = entry_view.substr(0, slash);
@@ -38,7 +73,7 @@ absl::Status TransferAcl::add(std::string_view entry_view, const wire::Keyring& 
   }
   if (slash != std::string_view::npos) {
     int length = 0;
-    if (!absl::SimpleAtoi(entry.substr(slash + 1), &length) || length < 0 || length > prefix.length) {
+    if (!absl::SimpleAtoi(std::string(entry_view.substr(slash + 1)), &length) || length < 0 || length > prefix.length) {
       return absl::InvalidArgumentError(absl::StrCat("bad prefix length in '", entry, "'"));
     }
     prefix.length = length;
@@ -47,12 +82,12 @@ absl::Status TransferAcl::add(std::string_view entry_view, const wire::Keyring& 
   return absl::OkStatus();
 }
 
-bool TransferAcl::permits(const sockaddr_storage& peer, const wire::TsigKey* key) const {
+bool TransferAcl::permits(const sockaddr_storage& peer, const wire::TsigKey* key, std::string_view apex) const {
   if (key != nullptr) {
     wire::Name name = key->name;
     name.to_lower();
-    for (const std::string& allowed : keys_) {
-      if (allowed == name.wire()) return true;
+    for (const Key& allowed : keys_) {
+      if (allowed.name == name.wire() && in_scope(allowed.zone, apex)) return true;
     }
   }
   int family = peer.ss_family;
@@ -71,7 +106,7 @@ bool TransferAcl::permits(const sockaddr_storage& peer, const wire::TsigKey* key
     return false;
   }
   for (const Prefix& prefix : prefixes_) {
-    if (prefix.family != family) continue;
+    if (prefix.family != family || !in_scope(prefix.zone, apex)) continue;
     const int full = prefix.length / 8, rest = prefix.length % 8;
     if (std::memcmp(address.data(), prefix.address.data(), static_cast<size_t>(full)) != 0) continue;
     if (rest != 0) {

@@ -8,20 +8,22 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <random>
 
 #include "common/thread_name.h"
 #include "wire/message.h"
 #include "wire/name.h"
 #include "wire/reader.h"
+#include "wire/tsig.h"
 #include "wire/types.h"
 #include "wire/writer.h"
 
 namespace epmdns::xfr {
 namespace {
 
-std::vector<uint8_t> notify_message(std::string_view apex, uint16_t id) {
-  std::vector<uint8_t> out(wire::kHeaderSize + wire::kMaxNameLength + 4);
+std::vector<uint8_t> notify_message(std::string_view apex, uint16_t id, const std::optional<wire::TsigKey>& key) {
+  std::vector<uint8_t> out(wire::kHeaderSize + wire::kMaxNameLength + 4 + (key ? wire::tsig_space(*key) : 0));
   wire::Writer writer(out);
   writer.put_u16(id);
   writer.put_u16(static_cast<uint16_t>(wire::opcode::NOTIFY << 11 | wire::flag::AA));
@@ -30,6 +32,7 @@ std::vector<uint8_t> notify_message(std::string_view apex, uint16_t id) {
   writer.put_name(apex, false);
   writer.put_u16(wire::rrtype::SOA);
   writer.put_u16(wire::rrclass::IN);
+  if (key) wire::sign(writer, *key, static_cast<uint64_t>(std::time(nullptr)), wire::kTsigDefaultFudge, {}, 0, {});
   out.resize(writer.size());
   return out;
 }
@@ -152,13 +155,14 @@ void Notifier::run() {
       }
       last_sent_[apex] = now;
       for (size_t t = 0; t < targets_.size(); ++t) {
+        if (!targets_[t].zone.empty() && targets_[t].zone != apex) continue;
         // A newer NOTIFY replaces an older one still unanswered.
         std::erase_if(outstanding_, [&](const Outstanding& o) { return o.target == t && o.apex == apex; });
         Outstanding out;
         out.apex = apex;
         out.target = t;
         out.id = static_cast<uint16_t>(random());
-        out.message = notify_message(apex, out.id);
+        out.message = notify_message(apex, out.id, targets_[t].key);
         send(out);
         outstanding_.push_back(std::move(out));
       }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,13 +21,16 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "common/unique_fd.h"
+#include "wire/tsig_key.h"
 
 namespace epmdns::xfr {
 
 struct NotifyTarget {
   sockaddr_storage address{};
   socklen_t length = 0;
-  std::string text;  // as configured, for the log
+  std::string text;                   // as configured, for the log
+  std::string zone;                   // lower-case wire apex; empty: every zone
+  std::optional<wire::TsigKey> key;  // signs the NOTIFY (RFC 8945) when set
 };
 
 struct NotifyOptions {
@@ -42,7 +46,7 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
-  // The zone at lower-case wire `apex` changed: notify every target (soon, coalesced).
+  // The zone at lower-case wire `apex` changed: notify its targets (soon, coalesced).
   void zone_changed(std::string_view apex);
 
   // Counters, for tests and the log.

@@ -265,10 +265,10 @@ std::vector<Message> respond_transfer(const TransferServices& services, std::spa
   };
   if (query.edns.present && query.edns.version > 0) return refuse(rcode::BADVERS);
   if (query.qclass != rrclass::IN) return refuse(rcode::REFUSED);
-  // Access first: an unlisted client learns nothing, not even which zones are served.
-  if (!services.acl.permits(peer, check.key)) return refuse(rcode::REFUSED);
   Name apex = query.qname;
   apex.to_lower();
+  // Access first: an unlisted client learns nothing, not even which zones are served.
+  if (!services.acl.permits(peer, check.key, apex.wire())) return refuse(rcode::REFUSED);
 
   uint32_t client_serial = 0;
   const bool ixfr = query.qtype == rrtype::IXFR;

@@ -289,13 +289,14 @@ TEST(Copy, WritesBetweenChunksRestartTheCopy) {
 // --- ACL
 
 TEST(Acl, AddressesPrefixesAndKeys) {
+  const std::string kZone = testing::wire_name("erl.internal.");
   wire::Keyring keyring;
   wire::TsigKey key;
   key.name.assign_text("xfr-key.");
   key.secret = "secret";
   keyring.add(key);
   TransferAcl acl;
-  EXPECT_FALSE(acl.permits(v4("127.0.0.1"), nullptr));  // empty: nothing allowed
+  EXPECT_FALSE(acl.permits(v4("127.0.0.1"), nullptr, kZone));  // empty: nothing allowed
   ASSERT_TRUE(acl.add("192.0.2.7", keyring).ok());
   ASSERT_TRUE(acl.add("10.1.0.0/16", keyring).ok());
   ASSERT_TRUE(acl.add("fd00::/8", keyring).ok());
@@ -303,17 +304,41 @@ TEST(Acl, AddressesPrefixesAndKeys) {
   EXPECT_FALSE(acl.add("key:unknown", keyring).ok());
   EXPECT_FALSE(acl.add("10.0.0.0/33", keyring).ok());
   EXPECT_FALSE(acl.add("nonsense", keyring).ok());
-  EXPECT_TRUE(acl.permits(v4("192.0.2.7"), nullptr));
-  EXPECT_FALSE(acl.permits(v4("192.0.2.8"), nullptr));
-  EXPECT_TRUE(acl.permits(v4("10.1.255.3"), nullptr));
-  EXPECT_FALSE(acl.permits(v4("10.2.0.1"), nullptr));
-  EXPECT_TRUE(acl.permits(v6("fd12::1"), nullptr));
-  EXPECT_FALSE(acl.permits(v6("fe80::1"), nullptr));
-  EXPECT_TRUE(acl.permits(v6("::ffff:192.0.2.7"), nullptr));
-  EXPECT_TRUE(acl.permits(v4("203.0.113.1"), keyring.find(testing::wire_name("xfr-key."))));
+  EXPECT_TRUE(acl.permits(v4("192.0.2.7"), nullptr, kZone));
+  EXPECT_FALSE(acl.permits(v4("192.0.2.8"), nullptr, kZone));
+  EXPECT_TRUE(acl.permits(v4("10.1.255.3"), nullptr, kZone));
+  EXPECT_FALSE(acl.permits(v4("10.2.0.1"), nullptr, kZone));
+  EXPECT_TRUE(acl.permits(v6("fd12::1"), nullptr, kZone));
+  EXPECT_FALSE(acl.permits(v6("fe80::1"), nullptr, kZone));
+  EXPECT_TRUE(acl.permits(v6("::ffff:192.0.2.7"), nullptr, kZone));
+  EXPECT_TRUE(acl.permits(v4("203.0.113.1"), keyring.find(testing::wire_name("xfr-key.")), kZone));
   wire::TsigKey other;
   other.name.assign_text("other.");
-  EXPECT_FALSE(acl.permits(v4("203.0.113.1"), &other));
+  EXPECT_FALSE(acl.permits(v4("203.0.113.1"), &other, kZone));
+}
+
+TEST(Acl, EntriesScopedToOneZone) {
+  wire::Keyring keyring;
+  wire::TsigKey key;
+  key.name.assign_text("xfr-key.");
+  key.secret = "secret";
+  keyring.add(key);
+  const std::string erl = testing::wire_name("erl.internal."), other = testing::wire_name("other.internal.");
+  TransferAcl acl;
+  ASSERT_TRUE(acl.add("Erl.Internal=192.0.2.7", keyring).ok());
+  ASSERT_TRUE(acl.add("erl.internal.=key:xfr-key", keyring).ok());
+  ASSERT_TRUE(acl.add("10.0.0.0/8", keyring).ok());  // every zone
+  EXPECT_FALSE(acl.add("=192.0.2.7", keyring).ok());
+  EXPECT_FALSE(acl.add("erl..internal=192.0.2.7", keyring).ok());
+  EXPECT_FALSE(acl.add("erl.internal=key:unknown", keyring).ok());
+  EXPECT_TRUE(acl.permits(v4("192.0.2.7"), nullptr, erl));
+  EXPECT_FALSE(acl.permits(v4("192.0.2.7"), nullptr, other));
+  const wire::TsigKey* signer = keyring.find(testing::wire_name("xfr-key."));
+  EXPECT_TRUE(acl.permits(v4("203.0.113.1"), signer, erl));
+  EXPECT_FALSE(acl.permits(v4("203.0.113.1"), signer, other));
+  EXPECT_TRUE(acl.permits(v4("10.9.8.7"), nullptr, erl));
+  EXPECT_TRUE(acl.permits(v4("10.9.8.7"), nullptr, other));
+  EXPECT_EQ(acl.scoped_zones(), (std::vector<std::string>{erl, erl}));
 }
 
 // --- respond_transfer
