@@ -18,9 +18,10 @@
 // or renewed if its TXT still holds this resource's token (kOwnToken). If another token
 // holds it, the old SRV target:port is probed (300 ms): a distribution handshake reads the
 // name of the Erlang node listening there (live_endpoint). That node itself, still alive,
-// refuses the registration, as EPMD refuses a taken name; anything else there (nothing, a
-// process that is not an Erlang node, another node on a reused IP and port) counts as the
-// old node being dead, and the name is taken over in one UPDATE
+// refuses the registration, as EPMD refuses a taken name, and so does a listener that
+// accepts but does not answer in time (a busy node), refuses the probe or speaks TLS. Only
+// a refused or unreachable port, junk, or another node on a reused IP and port counts as
+// the old node being dead, and the name is taken over in one UPDATE
 // whose prerequisite is the old TXT, so of two nodes restarting under one name one wins.
 // A renewal that finds its token gone (the lease lapsed while the server was away)
 // registers again and tells the registering process {epmdns_nif, reregistered, Result}.
@@ -615,34 +616,50 @@ std::optional<std::string> read_holder(const ServerAddress& primary, const NodeN
 // that OTP 23 to 27 require (DFLAG_HANDSHAKE_23 and DFLAG_MANDATORY_25_DIGEST included).
 constexpr uint64_t kProbeFlags = 0xd07df7fbcULL;
 
-// What the probe learnt of the listener on one address.
+// What the probe learnt of the listener on one address. Only kNone lets the name be taken
+// over; everything else there may be the old node itself, alive.
 struct Listener {
   enum Kind {
-    kNone,     // nothing accepts there, or it said nothing or junk in time: not an Erlang node
+    kNone,     // it answered something that is no Erlang handshake (nor TLS): not an Erlang node
     kNamed,    // an Erlang node, `text` is its name
     kRefused,  // an Erlang node that would not tell its name: `text` is its status
+    kSilent,   // it accepted the connection but gave no complete answer in time (a busy node?)
+    kClosed,   // it accepted the connection and closed it without a complete answer
+    kTls,      // it answered with a TLS record (inet_tls distribution?): its name is unreadable
   } kind = kNone;
   std::string text;
 };
 
+// A handshake frame is at most this long here: a status ("named:" and a name) or a
+// challenge (19 bytes and a name of at most 255 + 1 + 255 characters).
+constexpr size_t kMaxFrame = 1024;
+
+enum class Frame { kOk, kTimeout, kClosed, kJunk, kTls };
+
 // One handshake frame into `frame`, reading more of the socket into `buffer` as needed.
-bool read_frame(int fd, std::string& buffer, std::string& frame, Clock::time_point deadline) {
+// `tags`: the first bytes a frame may start with. A frame too long, or starting otherwise,
+// is junk (kTls: a TLS record header, 0x14..0x17 0x03).
+Frame read_frame(int fd, std::string& buffer, std::string& frame, std::string_view tags, Clock::time_point deadline) {
   for (;;) {
     if (buffer.size() >= 2) {
-      const size_t n = static_cast<size_t>(static_cast<uint8_t>(buffer[0]) << 8 | static_cast<uint8_t>(buffer[1]));
+      const uint8_t b0 = static_cast<uint8_t>(buffer[0]), b1 = static_cast<uint8_t>(buffer[1]);
+      if (b0 >= 0x14 && b0 <= 0x17 && b1 == 0x03) return Frame::kTls;
+      const size_t n = static_cast<size_t>(b0 << 8 | b1);
+      if (n == 0 || n > kMaxFrame) return Frame::kJunk;
+      if (buffer.size() >= 3 && tags.find(buffer[2]) == std::string_view::npos) return Frame::kJunk;
       if (buffer.size() >= 2 + n) {
         frame.assign(buffer, 2, n);
         buffer.erase(0, 2 + n);
-        return true;
+        return Frame::kOk;
       }
     }
-    if (buffer.size() > 4096 || !wait_fd(fd, POLLIN, deadline)) return false;
+    if (!wait_fd(fd, POLLIN, deadline)) return Frame::kTimeout;
     char chunk[1024];
     const ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
-    if (got == 0) return false;  // closed
+    if (got == 0) return Frame::kClosed;
     if (got < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      return false;
+      return Frame::kClosed;  // reset
     }
     buffer.append(chunk, static_cast<size_t>(got));
   }
@@ -665,6 +682,16 @@ std::string challenge_name(std::string_view frame) {
   return {};
 }
 
+// What a frame that did not come tells of the listener.
+Listener not_read(Frame f) {
+  switch (f) {
+    case Frame::kTimeout: return {Listener::kSilent, {}};
+    case Frame::kClosed: return {Listener::kClosed, {}};
+    case Frame::kTls: return {Listener::kTls, {}};
+    default: return {Listener::kNone, {}};
+  }
+}
+
 // Speaks the handshake on a connected socket as the hidden node `probe_name`.
 Listener ask_name(int fd, const std::string& probe_name, Clock::time_point deadline) {
   std::string hello(2, '\0');
@@ -683,14 +710,14 @@ Listener ask_name(int fd, const std::string& probe_name, Clock::time_point deadl
     const ssize_t n = ::send(fd, hello.data() + sent, hello.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<size_t>(n);
-    } else if (n < 0 && (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLOUT, deadline)))) {
-      continue;
+    } else if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (errno != EINTR && !wait_fd(fd, POLLOUT, deadline)) return {Listener::kSilent, {}};
     } else {
-      return {};
+      return {Listener::kClosed, {}};
     }
   }
   std::string buffer, frame;
-  if (!read_frame(fd, buffer, frame, deadline) || frame.size() < 2 || frame[0] != 's') return {};
+  if (Frame f = read_frame(fd, buffer, frame, "s", deadline); f != Frame::kOk) return not_read(f);
   const std::string status = frame.substr(1);
   if (status != "ok" && status != "ok_simultaneous") {
     static constexpr const char* kStatuses[] = {"nok", "not_allowed", "alive"};
@@ -700,7 +727,11 @@ Listener ask_name(int fd, const std::string& probe_name, Clock::time_point deadl
     if (status.rfind("named:", 0) == 0) return {Listener::kRefused, "named"};
     return {};
   }
-  if (!read_frame(fd, buffer, frame, deadline)) return {};
+  // From here on it is an Erlang node: one that does not finish its challenge in time, or
+  // closes before, may be the old node.
+  if (Frame f = read_frame(fd, buffer, frame, "Nn", deadline); f != Frame::kOk) {
+    return f == Frame::kJunk || f == Frame::kTls ? Listener{} : not_read(f);
+  }
   std::string name = challenge_name(frame);
   if (name.find('@') == std::string::npos) return {};
   return {Listener::kNamed, std::move(name)};
@@ -729,14 +760,16 @@ bool same_node(const std::string& listener, const std::string& ours, const NodeN
          lower(listener.substr(x + 1)) == lower(ours.substr(y + 1));
 }
 
-// The first address of the holder where the Erlang node `node` itself still listens, within
-// 300 ms in all, as "127.0.0.1:4370" (plus a note when the listener would not tell its
-// name), skipping our own address and port (the old node cannot listen where we listen now).
-// A process there that is not an Erlang node, or an Erlang node under another name (its IP
-// and port reused, as Kubernetes reuses pod IPs), or one that does not answer in time,
-// does not hold the name. An Erlang node that refuses to tell its name (net_kernel:allow/1
-// does not admit the probe's name) is counted as live: taking over a live node's name
-// would be worse than refusing a restart.
+// The first address of the holder where the Erlang node `node` may still listen, within
+// 300 ms in all, as "127.0.0.1:4370" plus a note on what answered there, skipping our own
+// address and port (the old node cannot listen where we listen now). The name is free only
+// where the old node is clearly gone: the connection is refused, the address unreachable
+// (or no TCP answer at all within the bound), an Erlang node under another name answers
+// (its IP and port reused, as Kubernetes reuses pod IPs), or something that is no Erlang
+// node answers junk. Whatever accepts the connection and then answers late, not at all or
+// with a refusal (net_kernel:allow/1), closes it without an answer, or speaks TLS, may be
+// the old node, alive but busy: it holds the name. Taking over a live node's name would be
+// worse than refusing a restart.
 std::optional<std::string> live_endpoint(const Holder& h, const Registration& ours, const std::string& node,
                                          const std::string& domain, const std::string& token) {
   if (!h.port || *h.port == 0) return std::nullopt;
@@ -761,17 +794,33 @@ std::optional<std::string> live_endpoint(const Holder& h, const Registration& ou
     }
     if (connected) {
       const Listener listener = ask_name(sock.fd, probe_name, deadline);
-      const bool live = (listener.kind == Listener::kNamed && same_node(listener.text, node, ours.names, domain)) ||
-                        listener.kind == Listener::kRefused;
-      if (live) {
+      std::string note;
+      switch (listener.kind) {
+        case Listener::kNone: break;
+        case Listener::kNamed:
+          if (!same_node(listener.text, node, ours.names, domain)) break;
+          note = "-";
+          break;
+        case Listener::kRefused:
+          note = "an Erlang node there answered the name probe with \"" + listener.text + "\"";
+          break;
+        case Listener::kSilent:
+          note = "it accepted the connection but did not answer the name probe within 300 ms: a busy node";
+          break;
+        case Listener::kClosed:
+          note = "it accepted the connection and closed it without telling its name";
+          break;
+        case Listener::kTls:
+          note = "it answered the name probe with TLS (inet_tls distribution?): its name cannot be read";
+          break;
+      }
+      if (!note.empty()) {
         ServerAddress where;
         where.ipv6 = ipv6;
         where.address = address;
         where.port = *h.port;
         std::string text = where.to_string();
-        if (listener.kind == Listener::kRefused) {
-          text += " (an Erlang node there answered the name probe with \"" + listener.text + "\")";
-        }
+        if (note != "-") text += " (" + note + ")";
         return text;
       }
     }

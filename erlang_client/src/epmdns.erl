@@ -108,8 +108,10 @@ status() ->
     gen_server:call(?MODULE, status).
 
 %% {ok, [Node]}: every node of the cluster, from the PTR records at _erlang-dist._tcp.Z
-%% (straight from DNS, no cache); {error, Reason} if DNS cannot say. Names are as DNS has
-%% them: lower case, with the full host name.
+%% (straight from DNS, no cache); {error, Reason} if DNS cannot say. DNS has the names in
+%% lower case, with the full host name: this node and the connected nodes are given under
+%% their real names ('App1@Host7.z', found by DNS as app1@host7.z), the others as DNS has
+%% them (epmdns_autoconnect asks such a node its real name before connecting).
 nodes() ->
     try
         Res = resource(),
@@ -119,7 +121,10 @@ nodes() ->
                      R -> R
                  end,
         case Result of
-            {ok, Strings} -> {ok, epmdns_config:node_atoms(Strings)};
+            {ok, Strings} ->
+                #{domain := Domain} = config(),
+                {ok, epmdns_config:as_known(epmdns_config:node_atoms(Strings),
+                                            [node() | erlang:nodes(connected)], Domain)};
             {error, not_found} -> {ok, []};
             {error, Reason} -> {error, Reason};
             Other -> {error, {unexpected, Other}}
@@ -154,7 +159,8 @@ resource() ->
     end.
 
 config() ->
-    persistent_term:get(?CONFIG_KEY, #{key => undefined, timeout_ms => 1000}).
+    persistent_term:get(?CONFIG_KEY, #{key => undefined, timeout_ms => 1000,
+                                       domain => "erl.internal."}).
 
 %% --------------------------------------------------------------------------
 %% gen_server: owns the resource and the registration

@@ -2,7 +2,7 @@
 %% win) and the environment (EPMDNS_*). Pure functions apart from read/0, for EUnit.
 -module(epmdns_config).
 -export([own_host/0, host_of/1, read/0, parse/2, mode/1, node_string/2, family/1, host_string/1,
-         boolean/1, node_atoms/1]).
+         boolean/1, node_atoms/1, node_key/2, as_known/3]).
 
 -define(DEFAULT_DOMAIN, "erl.internal.").
 -define(DEFAULT_LEASE, 60).
@@ -122,6 +122,31 @@ node_atoms(Strings) ->
                                         [N, H] -> N =/= "" andalso H =/= "";
                                         _ -> false
                                     end]).
+
+%% DNS is case-insensitive and epmdns publishes lower-case names, but node names are atoms
+%% and a connection succeeds only under the exact name the node has ('App1@Host7.z' is not
+%% 'app1@host7.z'). The key of a node name, "name@host" or an atom: what DNS makes of it,
+%% lower case, with a short host made absolute in Domain ("erl.internal." or without the
+%% dot). Two names with one key are one DNS instance: one node.
+node_key(Node, Domain) when is_atom(Node) -> node_key(atom_to_list(Node), Domain);
+node_key(Node, Domain) ->
+    case string:split(Node, "@") of
+        [Name, Host0] ->
+            Host = string:trim(Host0, trailing, "."),
+            Full = case lists:member($., Host) of
+                       true -> Host;
+                       false -> Host ++ "." ++ string:trim(Domain, trailing, ".")
+                   end,
+            string:lowercase(Name ++ "@" ++ Full);
+        _ ->
+            string:lowercase(Node)
+    end.
+
+%% Listed (node atoms as DNS gives them, lower case) with each name replaced by the node of
+%% Known (this node and the connected ones: their real names) that has the same key.
+as_known(Listed, Known, Domain) ->
+    Real = maps:from_list([{node_key(K, Domain), K} || K <- Known, K =/= nonode@nohost]),
+    lists:usort([maps:get(node_key(L, Domain), Real, L) || L <- Listed]).
 
 %% The address family of register_node/3's third argument: a driver module (OTP 25:
 %% inet_tcp, inet6_tcp, ...) or a family (OTP 26+: inet, inet6).

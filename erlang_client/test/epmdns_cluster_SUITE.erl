@@ -1,7 +1,9 @@
 %% Real Erlang nodes (-epmd_module epmdns -start_epmd false) clustering through the real
 %% epmdnsd on loopback, with no EPMD anywhere: a 4-node mesh (ping, rpc, global),
-%% net_adm:names/1, erl -remsh, a clean stop seen with dig, and epmdnsd killed (kill -9)
-%% under a running cluster, then restarted from the same state directory.
+%% net_adm:names/1, erl -remsh, a clean stop seen with dig, one live node per name (a
+%% duplicate refused, a busy holder kept, a restart after kill -9 at once), node names with
+%% capitals (epmdns:nodes/0, autoconnect), and epmdnsd
+%% killed (kill -9) under a running cluster, then restarted from the same state directory.
 %%
 %% The CT node itself is not distributed: peers are controlled over TCP on loopback.
 -module(epmdns_cluster_SUITE).
@@ -10,19 +12,23 @@
 -export([all/0, groups/0, suite/0, init_per_suite/1, end_per_suite/1,
          init_per_group/2, end_per_group/2, init_per_testcase/2, end_per_testcase/2]).
 -export([mesh/1, names/1, remsh/1, clean_stop/1, restart_new_port/1, epmdnsd_killed/1]).
+-export([duplicate_refused/1, busy_holder_kept/1, restart_after_kill9/1, capital_names/1]).
 
 -import(epmdns_ct_lib, [call/4, call/5, dig/3, wait_until/2, ms_since/1]).
 
 -define(MESH_LEASE, 30).    % long: a record gone within seconds was deleted, not lapsed
 -define(OUTAGE_LEASE, 2).   % short: records are back after an outage only if renewed
 -define(STALE_TTL, 1).      % TTL of the static node's records: its cache entry goes stale
+-define(HOLD_LEASE, 60).    % long: a name taken over within seconds did not lapse
+-define(REFUSED_BOOT_MS, 20000).  % a node refused its name must have ended by then
 
 suite() -> [{timetrap, {seconds, 60}}].
 
-all() -> [{group, mesh}, {group, outage}].
+all() -> [{group, mesh}, {group, takeover}, capital_names, {group, outage}].
 
 groups() ->
     [{mesh, [sequence], [mesh, names, remsh, clean_stop, restart_new_port]},
+     {takeover, [sequence], [duplicate_refused, busy_holder_kept, restart_after_kill9]},
      {outage, [sequence], [epmdnsd_killed]}].
 
 %% --------------------------------------------------------------------------
@@ -51,6 +57,10 @@ init_per_group(mesh, Config) ->
              || {Name, Host} <- [{a, "m1"}, {b, "m1"}, {c, "m2"}, {d, "m2"}]],
     Nodes = epmdns_ct_lib:start_nodes(Specs),
     [{nodes, Nodes} | Config];
+%% w: a witness that pings the holders of the names under test.
+init_per_group(takeover, Config) ->
+    [W] = epmdns_ct_lib:start_nodes([spec(w, "t0", ?HOLD_LEASE, Config)]),
+    [{nodes, [W]} | Config];
 init_per_group(outage, Config) ->
     Config.
 
@@ -257,6 +267,159 @@ restart_new_port(Config) ->
         is_process_alive(Peer) andalso ct:log("dyn's peer still alive after stop")
     end.
 
+%% A second node under a live node's name: distribution does not start (erl exits, the node
+%% never runs its -eval), the line on stderr says who holds the name and where, and the
+%% holder keeps its records and stays reachable.
+duplicate_refused(Config) ->
+    Server = ?config(server, Config),
+    [W] = ?config(nodes, Config),
+    Spec = spec(dup, "t1", ?HOLD_LEASE, Config),
+    [Holder] = epmdns_ct_lib:start_nodes([Spec]),
+    try
+        Port = registered_port(Server, Holder),
+        Txt = dig(Server, instance(Holder), "TXT"),
+        {St, Out} = epmdns_ct_lib:run_node(Spec, "io:format(\"STARTED~n\")", ?REFUSED_BOOT_MS),
+        Line = "epmdns: name dup@t1.erl.internal is registered by a live node at 127.0.0.1:"
+            ++ integer_to_list(Port),
+        refused(St, Out, Line),
+        %% The exact line: the holder answered the probe with its own name (no note).
+        expect(lists:member(Line, lines(Out)), true, {exact_line, Line}),
+        expect(epmdns_ct_lib:srv_port(Server, instance(Holder)), Port, holder_srv_kept),
+        expect(dig(Server, instance(Holder), "TXT"), Txt, holder_txt_kept),
+        expect(call(W, net_adm, ping, [node_of(Holder)]), pong, holder_reachable),
+        expect(call(Holder, epmdns, status, []), #{mode => registered, registered => true,
+                                                   last_error => undefined}, holder_status)
+    after
+        epmdns_ct_lib:stop_node(Holder)
+    end.
+
+%% The name probe never takes a live node that is slow to answer for a dead one: a holder
+%% whose net_kernel is suspended (it accepts the connection but cannot answer), then a
+%% plain TCP listener on the dead holder's port that accepts and never answers, each keep
+%% the name; once that port is closed, a restart takes the name over at once.
+busy_holder_kept(Config) ->
+    Server = ?config(server, Config),
+    Spec = spec(busy, "t2", ?HOLD_LEASE, Config),
+    [Holder] = epmdns_ct_lib:start_nodes([Spec]),
+    Inst = instance(Holder),
+    Port = registered_port(Server, Holder),
+    Line = "epmdns: name busy@t2.erl.internal is registered by a live node at 127.0.0.1:"
+        ++ integer_to_list(Port) ++ " (it accepted the connection but did not answer the name probe",
+    %% 1. A live node, busy: its net_kernel suspended (peer:call does not need it).
+    ok = call(Holder, sys, suspend, [net_kernel]),
+    try
+        {St1, Out1} = epmdns_ct_lib:run_node(Spec, "io:format(\"STARTED~n\")", ?REFUSED_BOOT_MS),
+        refused(St1, Out1, Line)
+    after
+        call(Holder, sys, resume, [net_kernel])
+    end,
+    expect(epmdns_ct_lib:srv_port(Server, Inst), Port, srv_kept_busy_node),
+    %% 2. The holder dies; something that accepts and never answers takes its port.
+    epmdns_ct_lib:kill_node(Holder),
+    Silent = silent_listener(Port),
+    try
+        {St2, Out2} = epmdns_ct_lib:run_node(Spec, "io:format(\"STARTED~n\")", ?REFUSED_BOOT_MS),
+        refused(St2, Out2, Line),
+        expect(epmdns_ct_lib:srv_port(Server, Inst), Port, srv_kept_silent_listener)
+    after
+        Silent ! stop
+    end,
+    %% 3. The port closed: the name is taken over at once, well within the 60 s lease.
+    epmdns_ct_lib:port_refuses(Port) orelse ct:fail("port ~p still accepts", [Port]),
+    T0 = erlang:monotonic_time(millisecond),
+    [New] = epmdns_ct_lib:start_nodes([Spec]),
+    try
+        NewPort = registered_port(Server, New),
+        ct:log("busy@t2 taken over on port ~p ~p ms after the old port closed", [NewPort, ms_since(T0)]),
+        expect(ms_since(T0) < ?HOLD_LEASE * 1000 div 3, true, taken_over_well_within_the_lease)
+    after
+        epmdns_ct_lib:stop_node(New)
+    end.
+
+%% kill -9 of a registered node (lease 60 s), then a restart under the same name: it comes
+%% up at once with a new token, DNS has its new port, and a node that knew the old
+%% incarnation reaches the new one.
+restart_after_kill9(Config) ->
+    Server = ?config(server, Config),
+    [W] = ?config(nodes, Config),
+    Spec = spec(k9, "t3", ?HOLD_LEASE, Config),
+    [Old] = epmdns_ct_lib:start_nodes([Spec]),
+    Inst = instance(Old),
+    OldPort = registered_port(Server, Old),
+    OldTxt = dig(Server, Inst, "TXT"),
+    expect(call(W, net_adm, ping, [node_of(Old)]), pong, ping_old),
+    epmdns_ct_lib:kill_node(Old),
+    T0 = erlang:monotonic_time(millisecond),
+    [New] = epmdns_ct_lib:start_nodes([Spec]),
+    try
+        NewPort = registered_port(Server, New),
+        Took = ms_since(T0),
+        ct:log("k9@t3 restarted after kill -9: port ~p, then ~p; registered ~p ms after the kill",
+               [OldPort, NewPort, Took]),
+        %% Boot included; a lapsed lease would take 60 s.
+        expect(Took < ?HOLD_LEASE * 1000 div 3, true, registered_well_within_the_lease),
+        NewTxt = dig(Server, Inst, "TXT"),
+        (NewTxt =/= OldTxt andalso NewTxt =/= []) orelse
+            ct:fail("TXT after the restart ~p, before ~p: no new token", [NewTxt, OldTxt]),
+        expect(call(New, epmdns, status, []), #{mode => registered, registered => true,
+                                                last_error => undefined}, status_new),
+        NewPid = call(New, os, getpid, []),
+        Reached = wait_until(fun() -> call(W, net_adm, ping, [node_of(New)]) =:= pong end, 5000),
+        Reached =:= true orelse
+            ct:fail("w cannot reach the restarted k9 (DNS: ~p); address_please gives ~p",
+                    [dig(Server, Inst, "SRV"),
+                     call(W, epmdns, address_please, ["k9", "t3.erl.internal", inet])]),
+        expect(call(W, rpc, call, [node_of(New), os, getpid, [], 5000]), NewPid, rpc_new_incarnation)
+    after
+        epmdns_ct_lib:stop_node(New)
+    end.
+
+%% A node named with capitals, App1@Cap1.erl.internal: DNS has it in lower case, yet
+%% epmdns:nodes() gives the real name on the node itself and on a connected node,
+%% autoconnect (-epmdns_autoconnect true) connects to it under that name, and a node not
+%% connected to it finds the real name with epmdns_autoconnect:real_name/1.
+capital_names(Config) ->
+    Server = ?config(server, Config),
+    Real = 'App1@Cap1.erl.internal',
+    Lower = 'app1@cap1.erl.internal',
+    [Cap] = epmdns_ct_lib:start_nodes([spec('App1', "Cap1", ?HOLD_LEASE, Config)]),
+    Others = [Auto, Plain] = epmdns_ct_lib:start_nodes(
+        [spec(auto, "cap2", ?HOLD_LEASE, Config, ["-epmdns_autoconnect", "true"]),
+         spec(plain, "cap3", ?HOLD_LEASE, Config, ["-connect_all", "false"])]),
+    try
+        expect(node_of(Cap), Real, real_name),
+        Port = call(Cap, epmdns_ct_lib, listen_port, []),
+        Inst = "app1._erlang-dist._tcp.cap1.erl.internal",
+        wait_until(fun() -> epmdns_ct_lib:srv_port(Server, Inst) =:= Port end, 5000)
+            orelse ct:fail("SRV ~s: ~p, App1 listens on ~p", [Inst, dig(Server, Inst, "SRV"), Port]),
+        %% On the node itself: its own name, not DNS's lower-case one.
+        {ok, OnCap} = call(Cap, epmdns, nodes, []),
+        expect({lists:member(Real, OnCap), lists:member(Lower, OnCap)}, {true, false},
+               {own_name_in_nodes, OnCap}),
+        %% Autoconnect reaches it under its real name (polls every 5 s).
+        Connected = wait_until(fun() -> lists:member(Real, call(Auto, erlang, nodes, [])) end, 12000),
+        Connected =:= true orelse
+            ct:fail("auto did not connect to ~p: nodes() ~p, epmdns:nodes() ~p", [Real,
+                    call(Auto, erlang, nodes, []), call(Auto, epmdns, nodes, [])]),
+        expect(call(Auto, rpc, call, [Real, erlang, node, [], 5000]), Real, rpc_real),
+        {ok, OnAuto} = call(Auto, epmdns, nodes, []),
+        expect({lists:member(Real, OnAuto), lists:member(Lower, OnAuto)}, {true, false},
+               {connected_name_in_nodes, OnAuto}),
+        %% Not connected: DNS's name, and the real one when asked.
+        expect(lists:member(Real, call(Plain, erlang, nodes, [])), false, plain_not_connected),
+        {ok, OnPlain} = call(Plain, epmdns, nodes, []),
+        expect([lists:member(N, OnPlain) || N <- [Lower, Real, node_of(Auto), node_of(Plain)]],
+               [true, false, true, true], {nodes_not_connected, OnPlain}),
+        expect(call(Plain, net_kernel, connect_node, [Lower]), false, lower_case_name_refused),
+        expect(call(Plain, epmdns_autoconnect, real_name, [Lower]), {ok, Real}, real_name_asked),
+        expect(call(Plain, epmdns_autoconnect, real_name, ['nobody@cap1.erl.internal']),
+               {error, not_found}, real_name_unknown_node),
+        expect(call(Plain, epmdns_autoconnect, connect, [Lower]), true, connect_by_real_name),
+        expect(lists:member(Real, call(Plain, erlang, nodes, [])), true, plain_connected)
+    after
+        [epmdns_ct_lib:stop_node(N) || N <- [Cap | Others]]
+    end.
+
 %% kill -9 of epmdnsd under a running cluster:
 %%  - k1 and k2 stay connected;
 %%  - k1 makes NEW connections to nodes it looked up before: k3 (fresh in its cache) and
@@ -349,6 +512,53 @@ outage(Server0, StalePort, K1, K2, K3, S) ->
 
 %% --------------------------------------------------------------------------
 %% Helpers
+
+%% The listen port of node N once DNS has it in N's SRV record.
+registered_port(Server, N) ->
+    Port = call(N, epmdns_ct_lib, listen_port, []),
+    is_integer(Port) orelse ct:fail("~p listens on ~p", [node_of(N), Port]),
+    wait_until(fun() -> epmdns_ct_lib:srv_port(Server, instance(N)) =:= Port end, 5000)
+        orelse ct:fail("SRV ~s is ~p, ~p listens on ~p",
+                       [instance(N), epmdns_ct_lib:srv_port(Server, instance(N)), node_of(N), Port]),
+    Port.
+
+%% A node refused its name: erl ended with a non-zero status, did not run its -eval, and
+%% printed a line starting with Line.
+refused(Status, Out, Line) ->
+    Text = binary_to_list(Out),
+    Status =/= 0 andalso Status =/= timeout orelse
+        ct:fail("a second node under a held name: exit ~p (want a failed boot):~n~s", [Status, Text]),
+    string:find(Text, "STARTED") =:= nomatch orelse
+        ct:fail("a second node under a held name started:~n~s", [Text]),
+    lists:any(fun(L) -> lists:prefix(Line, L) end, lines(Out)) orelse
+        ct:fail("no line ~p in the output:~n~s", [Line, Text]),
+    ok.
+
+lines(Out) -> string:split(string:replace(binary_to_list(Out), "\r", "", all), "\n", all).
+
+%% A TCP listener on 127.0.0.1:Port that accepts every connection and never answers, in a
+%% process of its own; send it stop to close everything.
+silent_listener(Port) ->
+    Self = self(),
+    Pid = spawn(fun() ->
+                        {ok, L} = gen_tcp:listen(Port, [{ip, {127, 0, 0, 1}}, {reuseaddr, true},
+                                                        {active, false}]),
+                        Self ! {self(), listening},
+                        silent_accept(L, [])
+                end),
+    receive {Pid, listening} -> Pid
+    after 5000 -> ct:fail("no listener on port ~p", [Port])
+    end.
+
+silent_accept(L, Held) ->
+    receive
+        stop -> [gen_tcp:close(S) || S <- Held], gen_tcp:close(L)
+    after 0 ->
+        case gen_tcp:accept(L, 50) of
+            {ok, S} -> silent_accept(L, [S | Held]);
+            {error, timeout} -> silent_accept(L, Held)
+        end
+    end.
 
 stale_zone_text(Port) ->
     P = integer_to_list(Port),

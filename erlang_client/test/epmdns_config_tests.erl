@@ -121,3 +121,17 @@ to_connect_test_() ->
      ?_assertEqual(31, length(epmdns_autoconnect:to_connect(
                                [list_to_atom("n" ++ integer_to_list(I) ++ "@h") || I <- lists:seq(1, 50)],
                                'me@h', [], Pending)))].
+
+node_key_test_() ->
+    [?_assertEqual("app1@host7.erl.internal",
+                   epmdns_config:node_key('App1@Host7.erl.internal', "erl.internal.")),
+     ?_assertEqual("app1@host7.erl.internal", epmdns_config:node_key("App1@HOST7", "erl.internal.")),
+     ?_assertEqual("app1@host7.erl.internal",
+                   epmdns_config:node_key("app1@host7.erl.internal.", "erl.internal")),
+     ?_assertEqual("a@h.example.test", epmdns_config:node_key("A@h", "Example.Test."))].
+
+as_known_test() ->
+    Listed = ['app1@host7.z', 'b@h.z', 'me@h.z'],
+    Known = ['Me@h.z', 'App1@Host7.z', 'other@h.z'],
+    ?assertEqual(['App1@Host7.z', 'Me@h.z', 'b@h.z'], epmdns_config:as_known(Listed, Known, "z.")),
+    ?assertEqual(['b@h.z'], epmdns_config:as_known(['b@h.z'], [nonode@nohost], "z.")).

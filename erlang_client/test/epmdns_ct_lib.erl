@@ -12,8 +12,9 @@
 -export([dig/3, dig_answers/3, dig_ttls/3, srv_port/2]).
 -export([write_key_file/2, zone_dir/2]).
 -export([start_nodes/1, start_node/1, stop_node/1, node_os_pid/1, call/4, call/5]).
+-export([run_node/3, kill_node/1, port_refuses/1]).
 -export([listen_port/0]).
--export([run/3, start_program/3, program_output/1, program_write/2, program_wait_exit/2,
+-export([run/3, run/4, start_program/3, program_output/1, program_write/2, program_wait_exit/2,
          program_kill/1]).
 
 -define(EPMD_PORT, 4369).
@@ -129,8 +130,11 @@ ms_since(T0) -> erlang:monotonic_time(millisecond) - T0.
 %% program started in init_per_group outlives it). stdout and stderr are kept.
 
 %% Runs Exe to completion within TimeoutMs: {ExitStatus | timeout, Output}.
-run(Exe, Args, TimeoutMs) ->
-    P = spawn_owner(Exe, Args, []),
+run(Exe, Args, TimeoutMs) -> run(Exe, Args, TimeoutMs, []).
+
+%% Opts: open_port options (env, cd).
+run(Exe, Args, TimeoutMs, Opts) ->
+    P = spawn_owner(Exe, Args, Opts),
     Result = case program_wait_exit(P, TimeoutMs) of
                  {ok, Status} -> {Status, program_output(P)};
                  timeout -> program_kill(P), {timeout, program_output(P)}
@@ -392,25 +396,8 @@ zone_dir(Dir, Extra) ->
 %% name the node boots without distribution (node: undefined). No -name for the origin:
 %% peers are controlled over a TCP connection on loopback, not over distribution.
 %% Returns #{peer, node, spec}.
-start_node(#{servers := Servers} = Spec) ->
-    Key = case Spec of
-              #{key := K} -> ["-epmdns_key", K];
-              _ -> []
-          end,
-    Lease = case Spec of
-                #{lease := L} -> ["-epmdns_lease", integer_to_list(L)];
-                _ -> []
-            end,
-    Interface = case Spec of
-                    #{interface := I} -> I;
-                    _ -> "{127,0,0,1}"
-                end,
-    Args = ["-pa", env("EPMDNS_EBIN"), "-pa", filename:dirname(code:which(?MODULE)),
-            "-epmd_module", "epmdns", "-start_epmd", "false", "-setcookie", ?COOKIE,
-            "-kernel", "inet_dist_use_interface", Interface,
-            "-epmdns_servers", Servers] ++ Key ++ Lease ++ maps:get(args, Spec, []),
-    Env = [{V, false} || V <- ["EPMDNS_SERVERS", "EPMDNS_KEY", "EPMDNS_DOMAIN", "EPMDNS_LEASE",
-                               "EPMDNS_ADDRESS", "ERL_EPMD_PORT"]],
+start_node(Spec) ->
+    {Args, Env} = node_args(Spec),
     Naming = case Spec of
                  #{name := Name, host := Host} -> #{name => Name, host => Host, longnames => true};
                  _ -> #{}
@@ -428,6 +415,63 @@ start_node(#{servers := Servers} = Spec) ->
         Error ->
             ct:fail("peer ~p did not start: ~p~nargs: ~p", [Naming, Error, Args])
     end.
+
+%% The erl flags of a node (Spec as for start_node/1, without -name) and the environment
+%% variables to unset.
+node_args(#{servers := Servers} = Spec) ->
+    Key = case Spec of
+              #{key := K} -> ["-epmdns_key", K];
+              _ -> []
+          end,
+    Lease = case Spec of
+                #{lease := L} -> ["-epmdns_lease", integer_to_list(L)];
+                _ -> []
+            end,
+    Interface = case Spec of
+                    #{interface := I} -> I;
+                    _ -> "{127,0,0,1}"
+                end,
+    Args = ["-pa", env("EPMDNS_EBIN"), "-pa", filename:dirname(code:which(?MODULE)),
+            "-epmd_module", "epmdns", "-start_epmd", "false", "-setcookie", ?COOKIE,
+            "-kernel", "inet_dist_use_interface", Interface,
+            "-epmdns_servers", Servers] ++ Key ++ Lease ++ maps:get(args, Spec, []),
+    Env = [{V, false} || V <- ["EPMDNS_SERVERS", "EPMDNS_KEY", "EPMDNS_DOMAIN", "EPMDNS_LEASE",
+                               "EPMDNS_ADDRESS", "EPMDNS_STRICT", "EPMDNS_AUTOCONNECT",
+                               "ERL_EPMD_PORT"]],
+    {Args, Env}.
+
+%% Runs a node of Spec (name and host required) as a plain erl process to its end, for a
+%% node expected not to boot: erl -noshell -name Name@Host ... -eval Eval, within
+%% TimeoutMs. Returns {ExitStatus | timeout, Output} (stdout and stderr). No crash dump.
+run_node(#{name := Name, host := Host} = Spec, Eval, TimeoutMs) ->
+    {Args, Env} = node_args(Spec),
+    Dir = filename:join(filename:dirname(code:which(?MODULE)), "run_node"),
+    ok = filelib:ensure_dir(filename:join(Dir, "x")),
+    Node = atom_to_list(Name) ++ "@" ++ Host,
+    T0 = erlang:monotonic_time(millisecond),
+    {St, Out} = Result = run(os:find_executable("erl"), ["-noshell", "-name", Node | Args] ++ ["-eval", Eval],
+                             TimeoutMs, [{cd, Dir}, {env, [{"ERL_CRASH_DUMP_SECONDS", "0"} | Env]}]),
+    ct:log("erl ~s ended (~p) after ~p ms:~n~s", [Node, St, ms_since(T0), Out]),
+    Result.
+
+%% kill -9 of a peer node; returns once its distribution port refuses connections.
+kill_node(#{node := Node} = N) ->
+    Port = call(N, ?MODULE, listen_port, []),
+    OsPid = node_os_pid(N),
+    os:cmd("kill -KILL " ++ integer_to_list(OsPid)),
+    port_refuses(Port) orelse ct:fail("~p (os pid ~p): port ~p still accepts 5 s after kill -9",
+                                      [Node, OsPid, Port]),
+    stop_node(N),
+    Port.
+
+%% Whether TCP Port on 127.0.0.1 refuses connections (waits up to 5 s for it).
+port_refuses(Port) ->
+    wait_until(fun() ->
+                       case gen_tcp:connect({127, 0, 0, 1}, Port, [], 1000) of
+                           {ok, S} -> gen_tcp:close(S), false;
+                           {error, _} -> true
+                       end
+               end, 5000).
 
 %% Starts the nodes in parallel (2 cores: the boots overlap their waits).
 start_nodes(Specs) ->

@@ -1,7 +1,8 @@
 %% Other distribution carriers and deployments with the epmdns module, against the real
 %% epmdnsd on loopback, with no EPMD anywhere:
 %%  - IPv6 distribution (-proto_dist inet6_tcp on ::1), registered through epmdnsd on [::1];
-%%  - TLS distribution (-proto_dist inet_tls) with a CA and certificate made here by openssl;
+%%  - TLS distribution (-proto_dist inet_tls) with a CA and certificate made here by openssl,
+%%    a second node under a TLS node's name refused;
 %%  - static mode: SRV records with fixed ports in a zone file, no key anywhere.
 %%
 %% The CT node itself is not distributed: peers are controlled over TCP on loopback.
@@ -138,6 +139,18 @@ tls(Config) ->
             {net_address, {{127, 0, 0, 1}, PortT2}, _, tls, inet} -> ok;
             Addr -> ct:fail("t1's connection to t2: ~p, expected TLS to port ~p", [Addr, PortT2])
         end,
+        %% A second t2 is refused: the name probe (plain TCP) cannot read a TLS node's name,
+        %% so a TLS answer counts as the live holder.
+        {St, Out} = epmdns_ct_lib:run_node(Tls(t2, "tls2.erl.internal"), "io:format(\"STARTED~n\")",
+                                           20000),
+        Line = "epmdns: name t2@tls2.erl.internal is registered by a live node at 127.0.0.1:"
+            ++ integer_to_list(PortT2) ++ " (",
+        (St =/= 0 andalso St =/= timeout andalso string:find(Out, "STARTED") =:= nomatch
+         andalso string:find(Out, Line) =/= nomatch)
+            orelse ct:fail("a second t2 (TLS) was not refused: exit ~p, want a line ~p:~n~s",
+                           [St, Line, Out]),
+        expect(epmdns_ct_lib:srv_port(Server, Inst), PortT2, t2_srv_kept),
+        expect(call(T1, rpc, call, [node_of(T2), erlang, node, [], 5000]), node_of(T2), tls_rpc_after),
         %% The plain node finds t2 in DNS, but TLS is required to connect.
         expect(call(Plain, epmdns, address_please, ["t2", "tls2.erl.internal", inet]),
                {ok, {127, 0, 0, 1}, PortT2, 6}, plain_finds_t2),

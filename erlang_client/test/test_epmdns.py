@@ -145,7 +145,14 @@ def tcp_squatter(cleanup, port, greeting):
         thread.join(5)
         for conn in held:
             conn.close()
-    cleanup(stop)
+    stopped = []
+
+    def stop_once():
+        if not stopped:
+            stopped.append(True)
+            stop()
+    cleanup(stop_once)
+    return stop_once
 
 
 class EpmdnsTestCase(unittest.TestCase):
@@ -294,18 +301,33 @@ class RegistrationRulesTest(EpmdnsTestCase):
 
     def test_reused_port_does_not_block_takeover(self):
         """The old node's address:port now held by something else (Kubernetes reuses pod IPs
-        with a fixed dist port): a TCP listener that stays silent, one that answers junk,
-        and an Erlang node under another name. None of them is the old node, so a restart
-        under its name takes the name over at once, after at most the 300 ms name probe."""
+        with a fixed dist port): a TCP listener that answers junk, and an Erlang node under
+        another name. Neither is the old node, so a restart under its name takes the name over
+        at once, after at most the 300 ms name probe. A listener that accepts and stays
+        silent may be the old node, alive but busy: it keeps the name (the restart is refused)."""
         self.start_server()
         inst = "u._erlang-dist._tcp.host5.erl.internal."
         argv = erl_argv("u@host5.erl.internal", self.server, self.key_args(lease=30))
         holder = start_node(self.addCleanup, "u0", argv)
         old_port = self.wait_srv(inst, holder)
-        for i, squatter in enumerate(("silent", "junk", "erlang")):
+        holder.stop(signal.SIGKILL)
+        with self.subTest(squatter="silent"):
+            stop_silent = tcp_squatter(self.addCleanup, old_port, b"")
+            self.assertTrue(accepts(old_port), f"nothing listens on {old_port}")
+            p = subprocess.run(argv + ["-eval", "io:format(\"STARTED~n\")"], capture_output=True,
+                               text=True, timeout=NODE_RUN_TIMEOUT, stdin=subprocess.DEVNULL,
+                               env=node_env({"ERL_CRASH_DUMP_SECONDS": "0"}))
+            report = f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+            self.assertNotEqual(p.returncode, 0, report)
+            self.assertNotIn("STARTED", p.stdout, report)
+            self.assertIn(f"epmdns: name u@host5.erl.internal is registered by a live node at 127.0.0.1:{old_port} "
+                          "(it accepted the connection but did not answer the name probe", p.stderr, report)
+            self.assertEqual(self.dig_srv(inst), [f"0 0 {old_port} host5.erl.internal."])
+            stop_silent()
+        for i, squatter in enumerate(("junk", "erlang")):
             with self.subTest(squatter=squatter):
-                holder.stop(signal.SIGKILL)
                 if squatter == "erlang":
+                    holder.stop(signal.SIGKILL)
                     other = start_node(self.addCleanup, "o", erl_argv(
                         "o@host7.erl.internal", self.server, self.key_args() + [
                             "-kernel", "inet_dist_listen_min", str(old_port),
@@ -313,8 +335,8 @@ class RegistrationRulesTest(EpmdnsTestCase):
                     self.assertEqual(self.wait_srv("o._erlang-dist._tcp.host7.erl.internal.", other),
                                      old_port, other.describe())
                 else:
-                    tcp_squatter(self.addCleanup, old_port, b"" if squatter == "silent"
-                                 else b"HTTP/1.1 400 Bad Request\r\n\r\n" + os.urandom(64))
+                    tcp_squatter(self.addCleanup, old_port,
+                                 b"HTTP/1.1 400 Bad Request\r\n\r\n" + os.urandom(64))
                 self.assertTrue(accepts(old_port), f"nothing listens on {old_port}")
                 t0 = time.monotonic()
                 holder = start_node(self.addCleanup, f"u{i + 1}", argv)
