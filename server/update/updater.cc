@@ -440,7 +440,7 @@ void Updater::expire_leases(uint32_t now) {
   for (const zone::Zone* const_zone : catalog_.zones()) {
     zone::Zone* zone = catalog_.find_apex(const_zone->apex());
     ChangeSet expired;
-    zone->for_each_node([&](std::string_view, const zone::Node& node) {
+    zone->for_each_node([&](const zone::Node& node) {
       for (const zone::RRset& set : node.rrsets) {
         if (!set.has_leases()) continue;
         for (size_t i = 0; i < set.size(); ++i) {

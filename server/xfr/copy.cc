@@ -81,7 +81,7 @@ std::optional<ZoneCopy> copy_zone(const zone::Catalog& catalog, zone::RwLock& lo
     const auto end = zone->nodes_end();
     bool disturbed = false;
     while (true) {
-      for (size_t n = 0; n < chunk && it != end; ++n, ++it) pack_node(it->second, copy);
+      for (size_t n = 0; n < chunk && it != end; ++n, ++it) pack_node(**it, copy);
       if (it == end) break;
       lock.unlock_shared();
       lock.lock_shared();

@@ -1,6 +1,8 @@
 #include "zone/zone.h"
 
 #include <algorithm>
+#include <cstring>
+
 
 #include "wire/name.h"
 #include "wire/rdata.h"
@@ -15,6 +17,52 @@ size_t count_labels(std::string_view wire) {
     pos += 1 + static_cast<uint8_t>(wire[pos]);
   }
   return labels;
+}
+
+namespace {
+
+// The eight bytes of `word` with A-Z made a-z (and nothing else changed).
+uint64_t lower_word(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  const uint64_t low7 = word & (0x7F * kOnes);
+  const uint64_t above_z = low7 + (0x7F - 'Z') * kOnes;      // top bit set where byte > 'Z'
+  const uint64_t from_a = low7 + (0x80 - 'A') * kOnes;       // top bit set where byte >= 'A'
+  const uint64_t upper = ~word & (from_a ^ above_z) & (0x80 * kOnes);
+  return word | (upper >> 2);
+}
+
+uint64_t mix(uint64_t h) {  // MurmurHash3's finalizer
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
+}
+
+}  // namespace
+
+size_t NodeOwnerHash::operator()(std::string_view owner) const {
+  uint64_t h = owner.size() * 0x9E3779B97F4A7C15ULL;
+  size_t pos = 0;
+  for (; pos + 8 <= owner.size(); pos += 8) {
+    uint64_t word;
+    std::memcpy(&word, owner.data() + pos, 8);
+    h = mix(h ^ lower_word(word));
+  }
+  if (pos < owner.size()) {
+    uint64_t word = 0;
+    std::memcpy(&word, owner.data() + pos, owner.size() - pos);
+    h = mix(h ^ lower_word(word));
+  }
+  return static_cast<size_t>(h);
+}
+
+bool NodeOwnerEq::same_owner(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && wire::ascii_lower(a[i]) != wire::ascii_lower(b[i])) return false;
+  }
+  return true;
 }
 
 const RRset* Node::find(uint16_t type) const {
@@ -50,39 +98,35 @@ const RRset* Zone::soa() const {
 }
 
 const Node* Zone::find(std::string_view lower_owner) const {
-  auto it = nodes_.find(absl::string_view(lower_owner.data(), lower_owner.size()));
-  return it == nodes_.end() ? nullptr : &it->second;
+  auto it = nodes_.find(lower_owner);
+  return it == nodes_.end() ? nullptr : it->get();
 }
 
 Node& Zone::get_or_add(std::string_view owner) {
-  const std::string lower = wire::lower_copy(owner);
-  auto [it, inserted] = nodes_.try_emplace(lower);
-  if (inserted) {
-    it->second.owner = std::string(owner);
-    // Create empty non-terminals between this name and the apex.
-    if (lower.size() > apex_.size()) {
-      const size_t skip = 1 + static_cast<uint8_t>(lower[0]);
-      get_or_add(owner.substr(skip)).children++;
-      it = nodes_.find(lower);  // insertion may have rehashed
-    }
-  }
-  return it->second;
+  auto it = nodes_.find(owner);
+  if (it != nodes_.end()) return **it;
+  auto node = std::make_unique<Node>();
+  node->owner = std::string(owner);
+  Node& added = **nodes_.insert(std::move(node)).first;
+  // Create empty non-terminals between this name and the apex.
+  if (owner.size() > apex_.size()) get_or_add(owner.substr(1 + static_cast<uint8_t>(owner[0]))).children++;
+  return added;
 }
 
 Node* Zone::find_mutable(std::string_view lower_owner) {
-  auto it = nodes_.find(absl::string_view(lower_owner.data(), lower_owner.size()));
-  return it == nodes_.end() ? nullptr : &it->second;
+  auto it = nodes_.find(lower_owner);
+  return it == nodes_.end() ? nullptr : it->get();
 }
 
 void Zone::node_changed(std::string_view changed) {
-  std::string lower_owner_copy(changed);  // the caller's view may point into a key erased below
+  std::string lower_owner_copy(changed);  // the caller's view may point into a node erased below
   std::string_view lower_owner = lower_owner_copy;
   while (true) {
-    auto it = nodes_.find(absl::string_view(lower_owner.data(), lower_owner.size()));
+    auto it = nodes_.find(lower_owner);
     if (it == nodes_.end()) return;
-    Node& node = it->second;
+    Node& node = **it;
     node.drop_empty_rrsets();
-    const bool is_apex = lower_owner == apex_;
+    const bool is_apex = lower_owner.size() == apex_.size();
     const bool cut = !is_apex && node.find(wire::rrtype::NS) != nullptr;
     if (cut != node.delegation) {
       node.delegation = cut;
@@ -110,9 +154,9 @@ void Zone::set_serial(uint32_t serial) {
 
 void Zone::finish() {
   delegations_ = 0;
-  for (auto& [name, node] : nodes_) {
-    node.delegation = name != apex_ && node.find(wire::rrtype::NS) != nullptr;
-    delegations_ += node.delegation;
+  for (const std::unique_ptr<Node>& node : nodes_) {
+    node->delegation = node->owner.size() != apex_.size() && node->find(wire::rrtype::NS) != nullptr;
+    delegations_ += node->delegation;
   }
   has_delegations_ = delegations_ > 0;
 }

@@ -1,11 +1,12 @@
 // One authoritative zone: its names, each with the RRsets it owns.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "zone/rrset.h"
 
 namespace epmdns::zone {
@@ -23,6 +24,24 @@ struct Node {
   void drop_empty_rrsets();
 };
 
+// Nodes are kept by pointer (stable while the node lives) and looked up by owner without
+// regard to case, so each name is stored once, as written.
+struct NodeOwnerHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view owner) const;
+  size_t operator()(const std::unique_ptr<Node>& node) const { return (*this)(node->owner); }
+};
+struct NodeOwnerEq {
+  using is_transparent = void;
+  static std::string_view owner(std::string_view name) { return name; }
+  static std::string_view owner(const std::unique_ptr<Node>& node) { return node->owner; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return same_owner(owner(a), owner(b));
+  }
+  static bool same_owner(std::string_view a, std::string_view b);
+};
+
 class Zone {
  public:
   // `apex` is the lower-case wire name of the zone.
@@ -35,7 +54,7 @@ class Zone {
   bool has_delegations() const { return has_delegations_; }
   size_t node_count() const { return nodes_.size(); }
 
-  // Looks a name up by its lower-case wire form.
+  // Looks a name up by its wire form, in any case (the server passes lower-case names).
   const Node* find(std::string_view lower_owner) const;
   // Returns the node for `owner` (any case), creating it and its empty ancestors up to the apex.
   Node& get_or_add(std::string_view owner);
@@ -49,26 +68,22 @@ class Zone {
   void node_changed(std::string_view lower_owner);
   uint32_t serial() const;
   void set_serial(uint32_t serial);
-  // Calls f(lower_owner, node) for every node; f must not add or remove nodes.
-  template <typename F>
-  void for_each_node(F&& f) {
-    for (auto& [name, node] : nodes_) f(std::string_view(name), node);
-  }
-  // The nodes in storage order; iterators stay valid while the zone is not changed.
-  using NodeMap = absl::flat_hash_map<std::string, Node>;
-  NodeMap::const_iterator nodes_begin() const { return nodes_.begin(); }
-  NodeMap::const_iterator nodes_end() const { return nodes_.end(); }
+  // Calls f(node) for every node; f must not add or remove nodes.
   template <typename F>
   void for_each_node(F&& f) const {
-    for (const auto& [name, node] : nodes_) f(std::string_view(name), node);
+    for (const std::unique_ptr<Node>& node : nodes_) f(static_cast<const Node&>(*node));
   }
+  // The nodes in storage order (each a unique_ptr<Node>); iterators stay valid while the zone is not changed.
+  using NodeSet = absl::flat_hash_set<std::unique_ptr<Node>, NodeOwnerHash, NodeOwnerEq>;
+  NodeSet::const_iterator nodes_begin() const { return nodes_.begin(); }
+  NodeSet::const_iterator nodes_end() const { return nodes_.end(); }
 
  private:
   std::string apex_;
   size_t apex_labels_;
   bool has_delegations_ = false;
   size_t delegations_ = 0;
-  absl::flat_hash_map<std::string, Node> nodes_;
+  NodeSet nodes_;
 };
 
 size_t count_labels(std::string_view wire);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "testing/dns_testing.h"
+#include "wire/name.h"
 #include "wire/rdata.h"
 #include "wire/types.h"
 
@@ -28,7 +29,7 @@ std::string soa_data(uint32_t serial) {
 
 std::vector<std::string> node_names(const Zone& zone) {
   std::vector<std::string> out;
-  zone.for_each_node([&](std::string_view name, const Node&) { out.push_back(wire::wire_to_text(name)); });
+  zone.for_each_node([&](const Node& node) { out.push_back(wire::wire_to_text(wire::lower_copy(node.owner))); });
   return out;
 }
 
@@ -75,12 +76,12 @@ TEST(ZoneTest, GetOrAddCreatesEmptyNonTerminals) {
     EXPECT_TRUE(node->rrsets.empty()) << name;
     EXPECT_EQ(node->children, 1u) << name;
   }
-  // Found by the lower-case name; the owner keeps the case it was written in.
+  // Found by the name in any case; the owner keeps the case it was written in.
   const Node* found = zone.find(wire_name("a.b.c.example.com."));
   ASSERT_NE(found, nullptr);
   EXPECT_EQ(found->owner, wire_name("A.b.C.example.com."));
   EXPECT_EQ(found->children, 0u);
-  EXPECT_EQ(zone.find(wire_name("A.b.C.example.com.")), nullptr);
+  EXPECT_EQ(zone.find(wire_name("A.B.c.EXAMPLE.com.")), found);
   EXPECT_EQ(zone.find(wire_name("d.example.com.")), nullptr);
   EXPECT_THAT(node_names(zone), UnorderedElementsAre("a.b.c.example.com.", "b.c.example.com.", "c.example.com.",
                                                      "example.com."));
@@ -238,6 +239,24 @@ TEST_F(NodeChangedTest, DelegationFollowsNs) {
 TEST_F(NodeChangedTest, UnknownNameIsIgnored) {
   changed("nothere.example.com.");
   EXPECT_EQ(zone_.node_count(), 5u);
+}
+
+TEST(NodeOwnerHashTest, IgnoresCaseOfLettersOnly) {
+  const NodeOwnerHash hash;
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; ++b) {
+      // In the last byte of a 9-byte name (the tail) and in the first (a full word).
+      const std::string x = "\x07" "abcdefg" + std::string(1, static_cast<char>(a));
+      const std::string y = "\x07" "abcdefg" + std::string(1, static_cast<char>(b));
+      const bool same = wire::ascii_lower(static_cast<char>(a)) == wire::ascii_lower(static_cast<char>(b));
+      ASSERT_EQ(hash(x) == hash(y), same) << a << " " << b;
+      ASSERT_EQ(NodeOwnerEq::same_owner(x, y), same) << a << " " << b;
+      ASSERT_EQ(hash(std::string(1, static_cast<char>(a)) + "xxxxxxxx") ==
+                    hash(std::string(1, static_cast<char>(b)) + "xxxxxxxx"),
+                same)
+          << a << " " << b;
+    }
+  }
 }
 
 }  // namespace
