@@ -102,6 +102,52 @@ def erlang_metrics():
             m("address lookup (inet:getaddr) p50 us, EPMD only", "address_lookup", "p50_us", fmt="{:.1f}")]
 
 
+def xfr_metrics():
+    """bench/xfr.py: epmdnsd as the primary beside Knot DNS as the primary of the same zone,
+    a Knot secondary behind each. No target is set by the issue: "ahead" here means not
+    worse than Knot."""
+    def prop(mode, pct):
+        return lambda r: r["propagation"][mode][pct]
+    knot = (1, ["Knot"])
+    return [Metric("UPDATE acked -> answerable on a Knot secondary p50 ms, one at a time", prop("spaced", "p50_ms"),
+                   False, "{:.1f}", knot, peers=["Knot"]),
+            Metric("UPDATE acked -> answerable on a Knot secondary p99 ms, one at a time", prop("spaced", "p99_ms"),
+                   False, "{:.1f}", knot, peers=["Knot"]),
+            Metric("  same, back to back (NOTIFY coalescing) p50 ms", prop("back_to_back", "p50_ms"), False,
+                   "{:.1f}", knot, peers=["Knot"]),
+            Metric("  same, back to back p99 ms", prop("back_to_back", "p99_ms"), False, "{:.1f}", knot,
+                   peers=["Knot"]),
+            Metric("  same, 4 in flight p50 ms", prop("in_flight_4", "p50_ms"), False, "{:.1f}", knot,
+                   peers=["Knot"]),
+            Metric("  same, 4 in flight p99 ms", prop("in_flight_4", "p99_ms"), False, "{:.1f}", knot,
+                   peers=["Knot"]),
+            Metric("AXFR time ms (median)", lambda r: r["axfr"]["median_ms"], False, "{:,.1f}", knot,
+                   peers=["Knot"]),
+            Metric("AXFR bytes", lambda r: r["axfr"]["bytes"], False, "{:,.0f}", knot, peers=["Knot"]),
+            Metric("AXFR messages", lambda r: r["axfr"]["messages"], False, "{:,.0f}", peers=["Knot"])]
+
+
+def xfr_rows(xfr):
+    nodes = xfr.get("params", {}).get("nodes")
+    size = f", {nodes:,} nodes" if nodes else ""
+    lines = [row(metric, metric.label + size, xfr) for metric in xfr_metrics()]
+    full = (xfr.get("epmdns") or {}).get("axfr_full_browse")
+    if full and "error" not in full:
+        lines.append(f"| AXFR ms / bytes, full 65535-record browse set (Knot cannot send it){size} | "
+                     f"{full['median_ms']:,.1f} / {full['bytes']:,} |" + " |" * (len(COLUMNS) + 2))
+    return lines
+
+
+def xfr_table(xfr):
+    p = xfr.get("params", {})
+    head = (f"Zone transfers, {p.get('nodes', 0):,}-node zone ({p.get('cluster_browse_limit')} in the cluster "
+            f"browse set), {p.get('secondary', '')} as the secondary, {p.get('registrations')} registrations "
+            f"per mode, SRV polled every {p.get('poll_interval_ms')} ms, AXFR median of {p.get('axfr_runs')}, "
+            f"loopback, {p.get('cpus')} shared CPUs")
+    return "\n".join([head, "", "| metric | " + " | ".join(COLUMNS) + " | epmdns / Knot | target | |",
+                      "|---" * (len(COLUMNS) + 4) + "|"] + xfr_rows(xfr))
+
+
 def cell(metric, result):
     if result is None:
         return "pending"
@@ -145,6 +191,8 @@ def table(results):
     erlang = results.get("erlang", {})
     for metric in erlang_metrics():
         lines.append(row(metric, metric.label, erlang))
+    if results.get("xfr") and "error" not in results["xfr"]:
+        lines.extend(xfr_rows(results["xfr"]))
     for bench in results.get("query_bench", []):
         lines.append(f"| query_bench {bench['name']} ns/op (epmdnsd query path, no sockets) | "
                      f"{bench['ns_per_op']:,.0f} |" + " |" * (len(COLUMNS) + 2))
@@ -164,12 +212,23 @@ def footnotes(results):
     for name, result in results.get("erlang", {}).items():
         if result and "error" in result:
             notes.append(f"- {name} (Erlang): failed: {result['error']}")
+    xfr = results.get("xfr") or {}
+    for name in ("epmdns", "Knot"):
+        if "error" in xfr.get(name, {}):
+            notes.append(f"- zone transfers, {name} as primary: failed: {xfr[name]['error']}")
+    if "error" in xfr:
+        notes.append(f"- zone transfers: failed: {xfr['error']}")
     for name, error in results.get("errors", {}).items():
         notes.append(f"- {name}: failed: {error}")
     return notes
 
 
 def markdown(results):
+    if not results["zones"] and not results.get("erlang") and results.get("xfr"):  # run.py --only xfr
+        if "error" in results["xfr"]:
+            return "zone transfers: failed: " + results["xfr"]["error"]
+        notes = footnotes(results)
+        return "\n".join([xfr_table(results["xfr"])] + ([""] + notes if notes else []))
     p = results["params"]
     head = (f"epmdns benchmark {results['date']}, loopback, {p['cpus']} CPUs, {p['servers_threads']} server threads "
             f"each, {p['seconds']} s per dnsperf run, query mix {p['query_mix']}, registrations: 4 RRs, TSIG "
