@@ -2,9 +2,51 @@
 
 #include <cstring>
 
+#include "absl/hash/hash.h"
 #include "wire/name.h"
 
 namespace epmdns::wire {
+
+CompressionIndex::CompressionIndex() : slots_(kSlots) {}
+
+void CompressionIndex::clear() {
+  ++generation_;
+  added_.clear();
+  used_ = 0;
+  text_.clear();
+}
+
+int CompressionIndex::find(const char* lower, size_t length) const {
+  const uint32_t hash = static_cast<uint32_t>(absl::Hash<absl::string_view>{}(absl::string_view(lower, length)));
+  for (size_t slot = hash & (kSlots - 1);; slot = (slot + 1) & (kSlots - 1)) {
+    const Entry& e = slots_[slot];
+    if (e.generation != generation_) return -1;
+    if (!e.deleted && e.hash == hash && e.length == length && std::memcmp(&text_[e.text_offset], lower, length) == 0) {
+      return e.packet_offset;
+    }
+  }
+}
+
+void CompressionIndex::add(const char* lower, size_t length, uint16_t packet_offset) {
+  if (used_ >= kSlots / 2) return;  // full enough: the name is written without being remembered
+  ++used_;
+  const uint32_t hash = static_cast<uint32_t>(absl::Hash<absl::string_view>{}(absl::string_view(lower, length)));
+  size_t slot = hash & (kSlots - 1);
+  while (slots_[slot].generation == generation_) slot = (slot + 1) & (kSlots - 1);
+  slots_[slot] = {generation_, hash, static_cast<uint32_t>(text_.size()), packet_offset, static_cast<uint8_t>(length),
+                  false};
+  text_.append(lower, length);
+  added_.push_back(static_cast<uint32_t>(slot));
+}
+
+void CompressionIndex::forget_from(size_t packet_offset) {
+  while (!added_.empty() && slots_[added_.back()].packet_offset >= packet_offset) {
+    Entry& e = slots_[added_.back()];
+    e.deleted = true;  // stays occupied, so that probes for later entries go on past it
+    text_.resize(e.text_offset);
+    added_.pop_back();
+  }
+}
 
 bool Writer::put_u8(uint8_t v) {
   if (!has_room(1)) return false;
@@ -39,16 +81,22 @@ void Writer::patch_u16(size_t offset, uint16_t v) {
 }
 
 int Writer::find_suffix(const char* lower, size_t length) const {
+  if (index_ != nullptr) return index_->find(lower, length);
   for (size_t i = 0; i < suffix_count_; ++i) {
     const Suffix& s = suffixes_[i];
-    if (s.length == length && std::memcmp(&lower_[s.text_offset], lower, length) == 0) {
-      return static_cast<int>(i);
-    }
+    if (s.length == length && std::memcmp(&lower_[s.text_offset], lower, length) == 0) return s.packet_offset;
   }
   return -1;
 }
 
 void Writer::remember(const char* lower, size_t length, size_t written_prefix, size_t packet_offset) {
+  if (index_ != nullptr) {
+    for (size_t pos = 0; pos < written_prefix && packet_offset + pos <= 0x3FFF;
+         pos += 1 + static_cast<uint8_t>(lower[pos])) {
+      index_->add(lower + pos, length - pos, static_cast<uint16_t>(packet_offset + pos));
+    }
+    return;
+  }
   if (written_prefix == 0 || lower_used_ + length > lower_.size()) return;
   const size_t text_offset = lower_used_;
   std::memcpy(&lower_[text_offset], lower, length);
@@ -75,8 +123,7 @@ bool Writer::put_name(std::string_view wire, bool compress) {
     if (compress) {
       const int hit = find_suffix(lower + pos, length - pos);
       if (hit >= 0) {
-        if (!put_bytes(wire.substr(0, pos)) ||
-            !put_u16(static_cast<uint16_t>(0xC000 | suffixes_[hit].packet_offset))) {
+        if (!put_bytes(wire.substr(0, pos)) || !put_u16(static_cast<uint16_t>(0xC000 | hit))) {
           size_ = start;
           return false;
         }
@@ -97,6 +144,10 @@ bool Writer::put_name(std::string_view wire, bool compress) {
 void Writer::rollback(size_t size) {
   if (size >= size_) return;
   size_ = size;
+  if (index_ != nullptr) {
+    index_->forget_from(size);
+    return;
+  }
   while (suffix_count_ > 0 && suffixes_[suffix_count_ - 1].packet_offset >= size) {
     lower_used_ = suffixes_[suffix_count_ - 1].text_offset;
     --suffix_count_;

@@ -4,15 +4,54 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "wire/types.h"
 
 namespace epmdns::wire {
 
+// A hashed table of the name suffixes written to one message, for messages with many
+// names (zone transfers). Without it a Writer keeps 96 suffixes and searches them in turn,
+// which suits answers to queries. One index serves one Writer at a time.
+class CompressionIndex {
+ public:
+  CompressionIndex();
+  // Forgets every entry (O(1)).
+  void clear();
+  // The packet offset of the lower-case suffix, or -1.
+  int find(const char* lower, size_t length) const;
+  void add(const char* lower, size_t length, uint16_t packet_offset);
+  // Forgets the entries at or after `packet_offset` (they were added last).
+  void forget_from(size_t packet_offset);
+
+ private:
+  struct Entry {
+    uint32_t generation = 0;  // an entry of an older generation is an empty slot
+    uint32_t hash = 0;
+    uint32_t text_offset = 0;
+    uint16_t packet_offset = 0;
+    uint8_t length = 0;
+    bool deleted = false;
+  };
+  // Suffixes start at offsets below 0x4000 (a pointer has 14 bits) and take at least two
+  // bytes each, so a message has at most 8192: the table stays at most half full.
+  static constexpr size_t kSlots = 1 << 14;
+  std::vector<Entry> slots_;
+  std::vector<uint32_t> added_;  // live slots in the order they were filled
+  size_t used_ = 0;              // slots filled since clear(), deleted ones included
+  std::string text_;             // the suffixes' lower-case bytes
+  uint32_t generation_ = 1;
+};
+
 class Writer {
  public:
   explicit Writer(std::span<uint8_t> buffer) : buf_(buffer), limit_(buffer.size()) {}
+  // Compresses through `index` (cleared here) instead of the Writer's own small table.
+  Writer(std::span<uint8_t> buffer, CompressionIndex* index) : buf_(buffer), limit_(buffer.size()), index_(index) {
+    index_->clear();
+  }
 
   size_t size() const { return size_; }
   size_t limit() const { return limit_; }
@@ -40,6 +79,7 @@ class Writer {
     uint8_t length;
   };
   bool has_room(size_t n) const { return size_ <= limit_ && limit_ - size_ >= n; }
+  // The packet offset of an earlier copy of the suffix, or -1.
   int find_suffix(const char* lower, size_t length) const;
   void remember(const char* lower, size_t length, size_t written_prefix, size_t packet_offset);
 
@@ -50,6 +90,7 @@ class Writer {
   size_t suffix_count_ = 0;
   std::array<char, 4096> lower_;
   size_t lower_used_ = 0;
+  CompressionIndex* index_ = nullptr;
 };
 
 }  // namespace epmdns::wire

@@ -111,7 +111,7 @@ MessageBuilder::MessageBuilder(const Query& query, const TsigKey* key, std::stri
       buffer_(kMaxMessageSize) {}
 
 void MessageBuilder::open() {
-  writer_ = std::make_unique<Writer>(buffer_);
+  writer_ = std::make_unique<Writer>(buffer_, &names_);
   writer_->put_u16(query_.header.id);
   writer_->put_u16(response_flags(query_, rcode::NOERROR, true));
   for (int i = 0; i < 4; ++i) writer_->put_u16(0);

@@ -61,6 +61,7 @@ class MessageBuilder {
   size_t message_size_;
   size_t trailer_;  // OPT and TSIG
   std::vector<uint8_t> buffer_;
+  wire::CompressionIndex names_;  // a transfer message holds hundreds of names
   std::unique_ptr<wire::Writer> writer_;
   uint16_t answers_ = 0;
   bool first_ = true;

@@ -280,5 +280,69 @@ TEST(WriterCompressionTest, ManyDistinctNamesStayCorrect) {
   for (const auto& [offset, name] : names) EXPECT_EQ(read_back(f.writer, offset), name);
 }
 
+// --- CompressionIndex: the hashed table zone transfers use
+
+struct IndexedFixture {
+  std::vector<uint8_t> buffer = std::vector<uint8_t>(kMaxMessageSize);
+  CompressionIndex index;
+  Writer writer{buffer, &index};
+  IndexedFixture() {
+    for (int i = 0; i < 6; ++i) writer.put_u16(0);
+  }
+};
+
+TEST(CompressionIndexTest, WritesWhatTheSmallTableWrites) {
+  Fixture plain;
+  IndexedFixture indexed;
+  const char* names[] = {"www.example.com.", "WWW.Example.COM.", "mail.example.com.", "example.com.",
+                         "a.b.c.example.org.", "c.example.org.", "x.c.EXAMPLE.org.", "."};
+  for (int round = 0; round < 3; ++round) {
+    const size_t mark = plain.writer.size();
+    for (const char* name : names) {
+      ASSERT_TRUE(plain.writer.put_name(wire_name(name)));
+      ASSERT_TRUE(indexed.writer.put_name(wire_name(name)));
+    }
+    if (round == 1) {
+      plain.writer.rollback(mark);
+      indexed.writer.rollback(mark);
+    }
+    ASSERT_EQ(written(plain.writer), written(indexed.writer)) << "round " << round;
+  }
+}
+
+// 400 names, some 11 KB: all below 0x4000, where pointers can reach.
+TEST(CompressionIndexTest, RemembersFarMoreNamesThanTheSmallTable) {
+  IndexedFixture f;
+  std::vector<std::string> names;
+  for (int i = 0; i < 400; ++i) names.push_back("n" + std::to_string(i) + "._erlang-dist._tcp.h" + std::to_string(i) + ".erl.internal.");
+  for (const std::string& name : names) ASSERT_TRUE(f.writer.put_name(wire_name(name)));
+  for (const std::string& name : names) {
+    const size_t at = f.writer.size();
+    ASSERT_TRUE(f.writer.put_name(wire_name(name)));
+    EXPECT_EQ(f.writer.size() - at, 2u) << name;  // one pointer
+    EXPECT_EQ(read_back(f.writer, at), name);
+  }
+}
+
+TEST(CompressionIndexTest, ManyRollbacksNeitherCorruptNorHang) {
+  IndexedFixture f;
+  ASSERT_TRUE(f.writer.put_name(wire_name("example.com.")));
+  const size_t mark = f.writer.size();
+  for (int round = 0; round < 20000; ++round) {  // more adds than the table has slots
+    ASSERT_TRUE(f.writer.put_name(wire_name("r" + std::to_string(round) + ".example.com.")));
+    f.writer.rollback(mark);
+  }
+  ASSERT_TRUE(f.writer.put_bytes(std::string(8, '\x3F')));
+  const size_t at = f.writer.size();
+  ASSERT_TRUE(f.writer.put_name(wire_name("r5.example.com.")));
+  EXPECT_EQ(read_back(f.writer, at), "r5.example.com.");
+  f.index.clear();  // a new message: full use again
+  const size_t again = f.writer.size();
+  ASSERT_TRUE(f.writer.put_name(wire_name("new.test.")));
+  const size_t repeat = f.writer.size();
+  ASSERT_TRUE(f.writer.put_name(wire_name("new.test.")));
+  EXPECT_EQ(written(f.writer, repeat), std::string("\xC0", 1) + static_cast<char>(again));
+}
+
 }  // namespace
 }  // namespace epmdns::wire
