@@ -1,5 +1,7 @@
 #include "zone/rrset.h"
 
+#include <cstring>
+
 namespace epmdns::zone {
 namespace {
 
@@ -7,60 +9,156 @@ absl::string_view key(std::string_view data) { return {data.data(), data.size()}
 
 }  // namespace
 
-size_t RRset::find(std::string_view data) const {
-  if (index_) {
-    auto it = index_->find(key(data));
-    return it == index_->end() ? npos : it->second;
-  }
-  for (size_t i = 0; i < records_.size(); ++i) {
-    if (records_[i] == data) return i;
+// --- small sets, packed
+
+size_t RRset::packed_offset(size_t i) const {
+  size_t offset = 0;
+  for (; i > 0; --i) offset += kRecordHeader + packed_data(offset).size();
+  return offset;
+}
+
+std::string_view RRset::packed_data(size_t offset) const {
+  const size_t length = static_cast<uint8_t>(packed_[offset + 4]) << 8 | static_cast<uint8_t>(packed_[offset + 5]);
+  return std::string_view(packed_).substr(offset + kRecordHeader, length);
+}
+
+uint32_t RRset::packed_expiry(size_t offset) const {
+  uint32_t expiry;
+  std::memcpy(&expiry, packed_.data() + offset, 4);
+  return expiry;
+}
+
+void RRset::set_packed_expiry(size_t offset, uint32_t expiry) { std::memcpy(packed_.data() + offset, &expiry, 4); }
+
+size_t RRset::packed_find(std::string_view data) const {
+  for (size_t offset = 0; offset < packed_.size();) {
+    const std::string_view record = packed_data(offset);
+    if (record == data) return offset;
+    offset += kRecordHeader + record.size();
   }
   return npos;
 }
 
-void RRset::build_index() {
-  index_ = std::make_unique<absl::flat_hash_map<std::string, uint32_t>>();
-  index_->reserve(records_.size() * 2);
-  for (size_t i = 0; i < records_.size(); ++i) index_->emplace(records_[i], static_cast<uint32_t>(i));
+// --- large sets, indexed
+
+void RRset::make_large() {
+  auto large = std::make_unique<Large>();
+  large->records.reserve(count_ + 1u);
+  if (leased_) large->leases.reserve(count_ + 1u);
+  for (size_t offset = 0; offset < packed_.size();) {
+    const std::string_view record = packed_data(offset);
+    large->records.emplace_back(record);
+    if (leased_) large->leases.push_back(packed_expiry(offset));
+    offset += kRecordHeader + record.size();
+  }
+  large->index.reserve(large->records.size() * 2);
+  for (size_t i = 0; i < large->records.size(); ++i) large->index.emplace(large->records[i], static_cast<uint32_t>(i));
+  large_ = std::move(large);
+  packed_.clear();
+  packed_.shrink_to_fit();
+  count_ = 0;
 }
 
-bool RRset::insert(std::string_view data, uint32_t expiry) {
-  size_t pos = find(data);
-  const bool added = pos == npos;
+bool RRset::large_insert(std::string_view data, uint32_t expiry) {
+  Large& l = *large_;
+  auto [it, added] = l.index.try_emplace(key(data), static_cast<uint32_t>(l.records.size()));
+  const size_t pos = it->second;
   if (added) {
-    pos = records_.size();
-    records_.emplace_back(data);
-    if (!leases_.empty()) leases_.push_back(kNoLease);
-    if (index_) {
-      index_->emplace(records_.back(), static_cast<uint32_t>(pos));
-    } else if (records_.size() > kIndexThreshold) {
-      build_index();
-    }
+    l.records.emplace_back(data);
+    if (!l.leases.empty()) l.leases.push_back(kNoLease);
   }
-  if (expiry != kNoLease && leases_.empty()) leases_.assign(records_.size(), kNoLease);
-  if (!leases_.empty()) leases_[pos] = expiry;
+  if (expiry != kNoLease && l.leases.empty()) l.leases.assign(l.records.size(), kNoLease);
+  if (!l.leases.empty()) l.leases[pos] = expiry;
   return added;
 }
 
-bool RRset::erase(std::string_view data) {
-  const size_t pos = find(data);
-  if (pos == npos) return false;
-  const size_t last = records_.size() - 1;
-  if (index_) index_->erase(key(data));
+bool RRset::large_erase(std::string_view data) {
+  Large& l = *large_;
+  auto it = l.index.find(key(data));
+  if (it == l.index.end()) return false;
+  const size_t pos = it->second, last = l.records.size() - 1;
+  l.index.erase(it);
   if (pos != last) {
-    records_[pos] = std::move(records_[last]);
-    if (!leases_.empty()) leases_[pos] = leases_[last];
-    if (index_) (*index_)[records_[pos]] = static_cast<uint32_t>(pos);
+    l.records[pos] = std::move(l.records[last]);
+    if (!l.leases.empty()) l.leases[pos] = l.leases[last];
+    l.index[l.records[pos]] = static_cast<uint32_t>(pos);
   }
-  records_.pop_back();
-  if (!leases_.empty()) leases_.pop_back();
+  l.records.pop_back();
+  if (!l.leases.empty()) l.leases.pop_back();
+  return true;
+}
+
+// --- either
+
+std::string_view RRset::operator[](size_t i) const {
+  return large_ ? std::string_view(large_->records[i]) : packed_data(packed_offset(i));
+}
+
+uint32_t RRset::expiry(size_t i) const {
+  if (large_) return large_->leases.empty() ? kNoLease : large_->leases[i];
+  return packed_expiry(packed_offset(i));
+}
+
+size_t RRset::find(std::string_view data) const {
+  if (large_) {
+    auto it = large_->index.find(key(data));
+    return it == large_->index.end() ? npos : it->second;
+  }
+  size_t i = 0;
+  for (size_t offset = 0; offset < packed_.size(); ++i) {
+    const std::string_view record = packed_data(offset);
+    if (record == data) return i;
+    offset += kRecordHeader + record.size();
+  }
+  return npos;
+}
+
+bool RRset::insert(std::string_view data, uint32_t expiry) {
+  if (expiry != kNoLease) leased_ = true;
+  if (large_) return large_insert(data, expiry);
+  if (const size_t offset = packed_find(data); offset != npos) {
+    set_packed_expiry(offset, expiry);
+    return false;
+  }
+  if (count_ + 1u > kIndexThreshold) {
+    make_large();
+    return large_insert(data, expiry);
+  }
+  char header[kRecordHeader];
+  std::memcpy(header, &expiry, 4);
+  header[4] = static_cast<char>(data.size() >> 8);
+  header[5] = static_cast<char>(data.size());
+  packed_.append(header, kRecordHeader);
+  packed_.append(data);
+  ++count_;
+  return true;
+}
+
+bool RRset::erase(std::string_view data) {
+  if (large_) return large_erase(data);
+  const size_t offset = packed_find(data);
+  if (offset == npos) return false;
+  packed_.erase(offset, kRecordHeader + data.size());
+  --count_;
   return true;
 }
 
 void RRset::replace_all(std::string_view data) {
-  records_.assign(1, std::string(data));
-  leases_.clear();
-  index_.reset();
+  large_.reset();
+  packed_.clear();
+  count_ = 0;
+  leased_ = false;
+  insert(data, kNoLease);
+}
+
+std::string_view RRset::Iterator::operator*() const {
+  return set_->large_ ? std::string_view(set_->large_->records[pos_]) : set_->packed_data(offset_);
+}
+
+RRset::Iterator& RRset::Iterator::operator++() {
+  if (!set_->large_) offset_ += kRecordHeader + set_->packed_data(offset_).size();
+  ++pos_;
+  return *this;
 }
 
 }  // namespace epmdns::zone

@@ -21,12 +21,13 @@ class RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
 
-  size_t size() const { return records_.size(); }
-  bool empty() const { return records_.empty(); }
-  std::string_view operator[](size_t i) const { return records_[i]; }
+  size_t size() const { return large_ ? large_->records.size() : count_; }
+  bool empty() const { return size() == 0; }
+  std::string_view operator[](size_t i) const;
   // Unix time at which record i lapses, or kNoLease.
-  uint32_t expiry(size_t i) const { return leases_.empty() ? kNoLease : leases_[i]; }
-  bool has_leases() const { return !leases_.empty(); }
+  uint32_t expiry(size_t i) const;
+  // False only if no record has ever had a lease.
+  bool has_leases() const { return leased_; }
 
   // Adds a record unless an identical one is present (an RRset is a set, RFC 2181 §5);
   // either way the record's lease becomes `expiry`. Returns true if the record is new.
@@ -42,31 +43,44 @@ class RRset {
 
   class Iterator {
    public:
-    Iterator(const std::vector<std::string>& records, size_t pos) : records_(&records), pos_(pos) {}
-    std::string_view operator*() const { return (*records_)[pos_]; }
-    Iterator& operator++() {
-      ++pos_;
-      return *this;
-    }
+    Iterator(const RRset& set, size_t pos, size_t offset) : set_(&set), pos_(pos), offset_(offset) {}
+    std::string_view operator*() const;
+    Iterator& operator++();
     bool operator!=(const Iterator& other) const { return pos_ != other.pos_; }
 
    private:
-    const std::vector<std::string>* records_;
+    const RRset* set_;
     size_t pos_;
+    size_t offset_;  // into packed_, for small sets
   };
-  Iterator begin() const { return {records_, 0}; }
-  Iterator end() const { return {records_, records_.size()}; }
+  Iterator begin() const { return {*this, 0, 0}; }
+  Iterator end() const { return {*this, size(), packed_.size()}; }
 
  private:
-  // Sets larger than this get a hash index, so that registering into a cluster-wide
-  // browse list of 100k nodes stays O(1).
+  // Sets larger than this move to `large_`, with a hash index, so that registering into a
+  // cluster-wide browse list of 100k nodes stays O(1).
   static constexpr size_t kIndexThreshold = 16;
+  // A small set's records, one after another in `packed_`: u32 expiry, u16 length, data.
+  static constexpr size_t kRecordHeader = 6;
+  struct Large {
+    std::vector<std::string> records;
+    std::vector<uint32_t> leases;  // parallel to records; empty while no record has a lease
+    absl::flat_hash_map<std::string, uint32_t> index;
+  };
 
-  void build_index();
+  size_t packed_offset(size_t i) const;      // of record i (small sets)
+  size_t packed_find(std::string_view data) const;  // offset, or npos
+  std::string_view packed_data(size_t offset) const;
+  uint32_t packed_expiry(size_t offset) const;
+  void set_packed_expiry(size_t offset, uint32_t expiry);
+  void make_large();
+  bool large_insert(std::string_view data, uint32_t expiry);
+  bool large_erase(std::string_view data);
 
-  std::vector<std::string> records_;
-  std::vector<uint32_t> leases_;  // parallel to records_; empty while no record has a lease
-  std::unique_ptr<absl::flat_hash_map<std::string, uint32_t>> index_;
+  uint16_t count_ = 0;   // records in packed_
+  bool leased_ = false;  // some record has, or had, a lease
+  std::string packed_;   // most sets hold one short record: no allocation
+  std::unique_ptr<Large> large_;
 };
 
 }  // namespace epmdns::zone

@@ -55,12 +55,12 @@ TEST(RRsetTest, BinaryAndLongData) {
   EXPECT_FALSE(set.contains(std::string("\x00\x01", 2)));
 }
 
-TEST(RRsetTest, EraseMovesTheLastRecordIntoTheGap) {
+TEST(RRsetTest, EraseKeepsTheOrderOfASmallSet) {
   RRset set;
   for (const char* data : {"a", "b", "c", "d"}) set.insert(data);
   EXPECT_TRUE(set.erase("b"));
   EXPECT_FALSE(set.erase("b"));
-  EXPECT_THAT(records(set), ElementsAre("a", "d", "c"));
+  EXPECT_THAT(records(set), ElementsAre("a", "c", "d"));
   EXPECT_TRUE(set.erase("c"));
   EXPECT_THAT(records(set), ElementsAre("a", "d"));
   EXPECT_TRUE(set.erase("a"));
@@ -83,14 +83,39 @@ TEST(RRsetTest, LeasesAreTrackedPerRecord) {
   EXPECT_EQ(set.expiry(1), 2000u);
   set.insert("later");
   EXPECT_EQ(set.expiry(2), RRset::kNoLease);
-  // Erasing keeps leases aligned with the records that move.
+  // Erasing keeps each lease with its record.
   set.erase("static");
-  EXPECT_THAT(records(set), ElementsAre("later", "leased"));
-  EXPECT_EQ(set.expiry(0), RRset::kNoLease);
-  EXPECT_EQ(set.expiry(1), 2000u);
+  EXPECT_THAT(records(set), ElementsAre("leased", "later"));
+  EXPECT_EQ(set.expiry(0), 2000u);
+  EXPECT_EQ(set.expiry(1), RRset::kNoLease);
   // A lease can be dropped by inserting again without one.
   set.insert("leased");
-  EXPECT_EQ(set.expiry(1), RRset::kNoLease);
+  EXPECT_EQ(set.expiry(0), RRset::kNoLease);
+}
+
+TEST(RRsetTest, LargeSetsKeepLeasesThroughGrowthAndErasure) {
+  RRset set;
+  for (uint32_t i = 0; i < 40; ++i) set.insert("r" + std::to_string(i), i % 2 ? 1000 + i : RRset::kNoLease);
+  ASSERT_EQ(set.size(), 40u);
+  EXPECT_TRUE(set.has_leases());
+  for (uint32_t i = 0; i < 40; i += 3) EXPECT_TRUE(set.erase("r" + std::to_string(i)));
+  EXPECT_FALSE(set.erase("r0"));
+  size_t seen = 0;
+  for (size_t i = 0; i < set.size(); ++i) {
+    const std::string data(set[i]);
+    const uint32_t n = static_cast<uint32_t>(std::stoul(data.substr(1)));
+    EXPECT_NE(n % 3, 0u) << data;
+    EXPECT_EQ(set.expiry(i), n % 2 ? 1000 + n : RRset::kNoLease) << data;
+    EXPECT_EQ(set.find(data), i);
+    ++seen;
+  }
+  EXPECT_EQ(seen, 40u - 14u);
+  EXPECT_EQ(records(set).size(), seen);  // iteration agrees with indexing
+  EXPECT_FALSE(set.insert("r1", 5));     // renewal, not new
+  EXPECT_EQ(set.expiry(set.find("r1")), 5u);
+  set.replace_all("only");
+  EXPECT_THAT(records(set), ElementsAre("only"));
+  EXPECT_FALSE(set.has_leases());
 }
 
 TEST(RRsetTest, ReplaceAllLeavesOneRecordWithoutLease) {
