@@ -99,11 +99,14 @@ uint64_t Notifier::acknowledged() const {
 
 void Notifier::send(Outstanding& out) {
   const NotifyTarget& target = targets_[out.target];
+  // Signed anew each time: a resend an hour later must be within the TSIG fudge.
+  if (target.key) out.message = notify_message(out.apex, out.id, target.key);
   const int fd = target.address.ss_family == AF_INET6 ? socket6_.get() : socket4_.get();
   ::sendto(fd, out.message.data(), out.message.size(), MSG_DONTWAIT,
            reinterpret_cast<const sockaddr*>(&target.address), target.length);
   ++out.tries;
-  out.next_try = Clock::now() + options_.first_retry * (1 << std::min(out.tries - 1, 10));
+  out.next_try = Clock::now() + std::min<Clock::duration>(options_.first_retry * (1 << std::min(out.tries - 1, 20)),
+                                                         options_.max_retry);
   std::lock_guard<std::mutex> guard(mutex_);
   ++sent_;
 }
@@ -162,7 +165,7 @@ void Notifier::run() {
         out.apex = apex;
         out.target = t;
         out.id = static_cast<uint16_t>(random());
-        out.message = notify_message(apex, out.id, targets_[t].key);
+        if (!targets_[t].key) out.message = notify_message(apex, out.id, std::nullopt);
         send(out);
         outstanding_.push_back(std::move(out));
       }
@@ -173,11 +176,10 @@ void Notifier::run() {
     }
     for (auto it = outstanding_.begin(); it != outstanding_.end();) {
       if (it->next_try <= Clock::now()) {
-        if (it->tries >= options_.max_tries) {
-          std::fprintf(stderr, "epmdnsd: NOTIFY %s to %s not answered after %d tries; giving up\n",
-                       wire::wire_to_text(it->apex).c_str(), targets_[it->target].text.c_str(), it->tries);
-          it = outstanding_.erase(it);
-          continue;
+        if (it->tries == options_.tries_before_warning) {
+          std::fprintf(stderr, "epmdnsd: NOTIFY %s to %s not answered after %d tries; resending every %lld s\n",
+                       wire::wire_to_text(it->apex).c_str(), targets_[it->target].text.c_str(), it->tries,
+                       static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(options_.max_retry).count()));
         }
         send(*it);
       }

@@ -3,8 +3,9 @@
 // zone_changed() only marks the zone (a mutex and an eventfd write): the updater never waits
 // on the network. The thread sends at most one NOTIFY per zone per `min_interval` (a burst of
 // changes becomes one NOTIFY, the next one going out once the interval has passed), and resends
-// each until its target answers, waiting `first_retry`, then twice as long each time, at most
-// `max_tries` times. A newer NOTIFY for the same zone and target replaces one still unanswered.
+// each until its target answers, waiting `first_retry`, then twice as long each time up to
+// `max_retry`, so that a secondary that was down hears of the change soon after it is back.
+// A newer NOTIFY for the same zone and target replaces one still unanswered.
 #pragma once
 
 #include <sys/socket.h>
@@ -36,7 +37,8 @@ struct NotifyTarget {
 struct NotifyOptions {
   std::chrono::milliseconds min_interval{100};
   std::chrono::milliseconds first_retry{500};
-  int max_tries = 6;
+  std::chrono::milliseconds max_retry{60000};  // the doubling stops here; resends go on
+  int tries_before_warning = 6;                // then one line in the log
 };
 
 class Notifier {
