@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 
 #include "wire/name.h"
@@ -65,6 +66,20 @@ bool NodeOwnerEq::same_owner(std::string_view a, std::string_view b) {
   return true;
 }
 
+NodePtr Node::make(std::string_view owner) {
+  void* memory = ::operator new(sizeof(Node) + owner.size());
+  char* bytes = static_cast<char*>(memory) + sizeof(Node);
+  std::memcpy(bytes, owner.data(), owner.size());
+  Node* node = new (memory) Node();
+  node->owner = std::string_view(bytes, owner.size());
+  return NodePtr(node);
+}
+
+void NodeDeleter::operator()(Node* node) const {
+  node->~Node();
+  ::operator delete(node);
+}
+
 const RRset* Node::find(uint16_t type) const {
   for (const RRset& set : rrsets) {
     if (set.type == type) return &set;
@@ -105,9 +120,7 @@ const Node* Zone::find(std::string_view lower_owner) const {
 Node& Zone::get_or_add(std::string_view owner) {
   auto it = nodes_.find(owner);
   if (it != nodes_.end()) return **it;
-  auto node = std::make_unique<Node>();
-  node->owner = std::string(owner);
-  Node& added = **nodes_.insert(std::move(node)).first;
+  Node& added = **nodes_.insert(Node::make(owner)).first;
   // Create empty non-terminals between this name and the apex.
   if (owner.size() > apex_.size()) get_or_add(owner.substr(1 + static_cast<uint8_t>(owner[0]))).children++;
   return added;
@@ -154,7 +167,7 @@ void Zone::set_serial(uint32_t serial) {
 
 void Zone::finish() {
   delegations_ = 0;
-  for (const std::unique_ptr<Node>& node : nodes_) {
+  for (const NodePtr& node : nodes_) {
     node->delegation = node->owner.size() != apex_.size() && node->find(wire::rrtype::NS) != nullptr;
     delegations_ += node->delegation;
   }

@@ -11,17 +11,33 @@
 
 namespace epmdns::zone {
 
+struct Node;
+struct NodeDeleter {
+  void operator()(Node* node) const;
+};
+using NodePtr = std::unique_ptr<Node, NodeDeleter>;
+
 struct Node {
-  std::string owner;            // wire form, case as written in the zone
-  std::vector<RRset> rrsets;    // sorted by type; empty for an empty non-terminal
-  uint32_t children = 0;        // names directly below this one
-  bool delegation = false;      // NS below the apex: a zone cut
+  std::string_view owner;     // wire form, case as written in the zone; its bytes follow the node
+  std::vector<RRset> rrsets;  // sorted by type; empty for an empty non-terminal
+  uint32_t children = 0;      // names directly below this one
+  bool delegation = false;    // NS below the apex: a zone cut
+
+  // A node and its owner name in one allocation.
+  static NodePtr make(std::string_view owner);
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
 
   const RRset* find(uint16_t type) const;
   RRset* find(uint16_t type);
   RRset& get_or_add(uint16_t type, uint32_t ttl);
   // Drops RRsets left without records.
   void drop_empty_rrsets();
+
+ private:
+  Node() = default;
+  ~Node() = default;
+  friend struct NodeDeleter;
 };
 
 // Nodes are kept by pointer (stable while the node lives) and looked up by owner without
@@ -29,12 +45,12 @@ struct Node {
 struct NodeOwnerHash {
   using is_transparent = void;
   size_t operator()(std::string_view owner) const;
-  size_t operator()(const std::unique_ptr<Node>& node) const { return (*this)(node->owner); }
+  size_t operator()(const NodePtr& node) const { return (*this)(node->owner); }
 };
 struct NodeOwnerEq {
   using is_transparent = void;
   static std::string_view owner(std::string_view name) { return name; }
-  static std::string_view owner(const std::unique_ptr<Node>& node) { return node->owner; }
+  static std::string_view owner(const NodePtr& node) { return node->owner; }
   template <typename A, typename B>
   bool operator()(const A& a, const B& b) const {
     return same_owner(owner(a), owner(b));
@@ -71,10 +87,10 @@ class Zone {
   // Calls f(node) for every node; f must not add or remove nodes.
   template <typename F>
   void for_each_node(F&& f) const {
-    for (const std::unique_ptr<Node>& node : nodes_) f(static_cast<const Node&>(*node));
+    for (const NodePtr& node : nodes_) f(static_cast<const Node&>(*node));
   }
-  // The nodes in storage order (each a unique_ptr<Node>); iterators stay valid while the zone is not changed.
-  using NodeSet = absl::flat_hash_set<std::unique_ptr<Node>, NodeOwnerHash, NodeOwnerEq>;
+  // The nodes in storage order (each a NodePtr); iterators stay valid while the zone is not changed.
+  using NodeSet = absl::flat_hash_set<NodePtr, NodeOwnerHash, NodeOwnerEq>;
   NodeSet::const_iterator nodes_begin() const { return nodes_.begin(); }
   NodeSet::const_iterator nodes_end() const { return nodes_.end(); }
 

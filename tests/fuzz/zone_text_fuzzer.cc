@@ -82,7 +82,7 @@ void check_zone(const zone::Zone& zone) {
 void ask_about(const zone::Catalog& catalog, const zone::Zone& zone) {
   std::vector<std::string> names;
   zone.for_each_node([&](const zone::Node& node) {
-    if (names.size() < kMaxNamesAsked) names.push_back(node.owner);
+    if (names.size() < kMaxNamesAsked) names.emplace_back(node.owner);
   });
   const std::string absent("\x05zz-fz", 6);
   if (zone.apex().size() + absent.size() <= wire::kMaxNameLength) names.push_back(absent + zone.apex());

@@ -111,7 +111,8 @@ TEST(ZoneTest, GetOrAddReturnsTheSameNode) {
 }
 
 TEST(NodeTest, RRsetsStaySortedByType) {
-  Node node;
+  NodePtr owned = Node::make(wire_name("n.example.com."));
+  Node& node = *owned;
   node.get_or_add(rrtype::TXT, 1);
   node.get_or_add(rrtype::A, 2);
   node.get_or_add(rrtype::SRV, 3);
@@ -128,7 +129,8 @@ TEST(NodeTest, RRsetsStaySortedByType) {
 }
 
 TEST(NodeTest, DropEmptyRRsets) {
-  Node node;
+  NodePtr owned = Node::make(wire_name("n.example.com."));
+  Node& node = *owned;
   node.get_or_add(rrtype::A, 1).insert("1234");
   node.get_or_add(rrtype::TXT, 1);
   node.get_or_add(rrtype::MX, 1);
