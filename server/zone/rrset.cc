@@ -2,12 +2,13 @@
 
 #include <cstring>
 
+#include "absl/hash/hash.h"
+
 namespace epmdns::zone {
-namespace {
 
-absl::string_view key(std::string_view data) { return {data.data(), data.size()}; }
-
-}  // namespace
+size_t RRset::RecordHash::operator()(std::string_view data) const {
+  return absl::Hash<absl::string_view>{}(absl::string_view(data.data(), data.size()));
+}
 
 // --- small sets, packed
 
@@ -52,7 +53,7 @@ void RRset::make_large() {
     offset += kRecordHeader + record.size();
   }
   large->index.reserve(large->records.size() * 2);
-  for (size_t i = 0; i < large->records.size(); ++i) large->index.emplace(large->records[i], static_cast<uint32_t>(i));
+  for (size_t i = 0; i < large->records.size(); ++i) large->index.insert(static_cast<uint32_t>(i));
   large_ = std::move(large);
   packed_.clear();
   packed_.shrink_to_fit();
@@ -61,11 +62,16 @@ void RRset::make_large() {
 
 bool RRset::large_insert(std::string_view data, uint32_t expiry) {
   Large& l = *large_;
-  auto [it, added] = l.index.try_emplace(key(data), static_cast<uint32_t>(l.records.size()));
-  const size_t pos = it->second;
+  auto it = l.index.find(data);
+  const bool added = it == l.index.end();
+  size_t pos;
   if (added) {
+    pos = l.records.size();
     l.records.emplace_back(data);
+    l.index.insert(static_cast<uint32_t>(pos));
     if (!l.leases.empty()) l.leases.push_back(kNoLease);
+  } else {
+    pos = *it;
   }
   if (expiry != kNoLease && l.leases.empty()) l.leases.assign(l.records.size(), kNoLease);
   if (!l.leases.empty()) l.leases[pos] = expiry;
@@ -74,14 +80,15 @@ bool RRset::large_insert(std::string_view data, uint32_t expiry) {
 
 bool RRset::large_erase(std::string_view data) {
   Large& l = *large_;
-  auto it = l.index.find(key(data));
+  auto it = l.index.find(data);
   if (it == l.index.end()) return false;
-  const size_t pos = it->second, last = l.records.size() - 1;
+  const size_t pos = *it, last = l.records.size() - 1;
   l.index.erase(it);
   if (pos != last) {
+    l.index.erase(static_cast<uint32_t>(last));  // hashed by its record: before the move
     l.records[pos] = std::move(l.records[last]);
     if (!l.leases.empty()) l.leases[pos] = l.leases[last];
-    l.index[l.records[pos]] = static_cast<uint32_t>(pos);
+    l.index.insert(static_cast<uint32_t>(pos));
   }
   l.records.pop_back();
   if (!l.leases.empty()) l.leases.pop_back();
@@ -101,8 +108,8 @@ uint32_t RRset::expiry(size_t i) const {
 
 size_t RRset::find(std::string_view data) const {
   if (large_) {
-    auto it = large_->index.find(key(data));
-    return it == large_->index.end() ? npos : it->second;
+    auto it = large_->index.find(data);
+    return it == large_->index.end() ? npos : *it;
   }
   size_t i = 0;
   for (size_t offset = 0; offset < packed_.size(); ++i) {

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 
 namespace epmdns::zone {
 
@@ -62,10 +62,31 @@ class RRset {
   static constexpr size_t kIndexThreshold = 16;
   // A small set's records, one after another in `packed_`: u32 expiry, u16 length, data.
   static constexpr size_t kRecordHeader = 6;
+  // The index holds positions in `records`, hashed and compared by the record they point
+  // at, so no record is stored twice. Large is never moved: the index points into it.
+  struct RecordHash {
+    using is_transparent = void;
+    const std::vector<std::string>* records;
+    size_t operator()(std::string_view data) const;
+    size_t operator()(uint32_t pos) const { return (*this)(std::string_view((*records)[pos])); }
+  };
+  struct RecordEq {
+    using is_transparent = void;
+    const std::vector<std::string>* records;
+    std::string_view view(std::string_view data) const { return data; }
+    std::string_view view(uint32_t pos) const { return (*records)[pos]; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a) == view(b);
+    }
+  };
   struct Large {
+    Large() : index(0, RecordHash{&records}, RecordEq{&records}) {}
+    Large(const Large&) = delete;
+    Large& operator=(const Large&) = delete;
     std::vector<std::string> records;
     std::vector<uint32_t> leases;  // parallel to records; empty while no record has a lease
-    absl::flat_hash_map<std::string, uint32_t> index;
+    absl::flat_hash_set<uint32_t, RecordHash, RecordEq> index;
   };
 
   size_t packed_offset(size_t i) const;      // of record i (small sets)
