@@ -19,7 +19,7 @@ const zone::Node* find_in_zone(const zone::Zone& zone, std::string_view name) {
 void add_once(Plan& plan, const zone::Node& node, uint16_t type) {
   const zone::RRset* set = node.find(type);
   if (set == nullptr || plan.answer.contains(set) || plan.additional.contains(set)) return;
-  plan.additional.add(node.owner, set);
+  plan.additional.add(node.owner(), set);
 }
 
 void add_addresses(const zone::Zone& zone, Plan& plan, std::string_view target) {

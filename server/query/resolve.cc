@@ -46,13 +46,13 @@ void add_negative_soa(const zone::Zone& zone, Plan& plan) {
   const zone::Node* apex = zone.apex_node();
   const zone::RRset* soa = apex->find(SOA);
   const uint32_t minimum = wire::soa_minimum(*soa->begin());
-  plan.authority.add(apex->owner, soa, soa->ttl < minimum ? soa->ttl : minimum);
+  plan.authority.add(apex->owner(), soa, soa->ttl < minimum ? soa->ttl : minimum);
 }
 
 void refer(const zone::Node& cut, Plan& plan) {
   // AA speaks for the question's name: a CNAME we own leading into a cut keeps it.
   if (plan.answer.size() == 0) plan.authoritative = false;
-  plan.authority.add(cut.owner, cut.find(NS));
+  plan.authority.add(cut.owner(), cut.find(NS));
 }
 
 void answer_any(const zone::Zone& zone, const zone::Node& node, std::string_view owner, bool minimal,

@@ -21,7 +21,7 @@ void commit(zone::Zone& zone, Change change, ChangeSet& changes) {
 }
 
 void remove_record(zone::Zone& zone, const zone::Node& node, const zone::RRset& set, size_t i, ChangeSet& changes) {
-  commit(zone, {Change::Op::kRemove, std::string(node.owner), set.type, set.ttl, set.expiry(i), std::string(set[i])}, changes);
+  commit(zone, {Change::Op::kRemove, std::string(node.owner()), set.type, set.ttl, set.expiry(i), std::string(set[i])}, changes);
 }
 
 // Removes every record of `type` at `node` (a copy of the data is taken first: removal reshuffles).
@@ -50,8 +50,8 @@ void add_record(zone::Zone& zone, const Record& record, const std::string& lower
     // §3.4.2.2: an SOA replaces the zone's only if its serial is newer.
     if (!is_apex || !serial_newer(soa_serial(record.rdata), zone.serial())) return;
     const zone::RRset* soa = node->find(rrtype::SOA);
-    commit(zone, {Change::Op::kRemove, std::string(node->owner), rrtype::SOA, soa->ttl, 0, std::string((*soa)[0])}, changes);
-    commit(zone, {Change::Op::kAdd, std::string(node->owner), rrtype::SOA, record.ttl, 0, record.rdata}, changes);
+    commit(zone, {Change::Op::kRemove, std::string(node->owner()), rrtype::SOA, soa->ttl, 0, std::string((*soa)[0])}, changes);
+    commit(zone, {Change::Op::kAdd, std::string(node->owner()), rrtype::SOA, record.ttl, 0, record.rdata}, changes);
     return;
   }
   node = zone.find(lower_owner);
@@ -120,9 +120,9 @@ void bump_serial(zone::Zone& zone, ChangeSet& changes) {
   const uint32_t ttl = soa->ttl;
   uint32_t serial = soa_serial(data) + 1;
   if (serial == 0) serial = 1;
-  commit(zone, {Change::Op::kRemove, std::string(apex->owner), rrtype::SOA, ttl, 0, data}, changes);
+  commit(zone, {Change::Op::kRemove, std::string(apex->owner()), rrtype::SOA, ttl, 0, data}, changes);
   set_soa_serial(data, serial);
-  commit(zone, {Change::Op::kAdd, std::string(zone.apex_node()->owner), rrtype::SOA, ttl, 0, data}, changes);
+  commit(zone, {Change::Op::kAdd, std::string(zone.apex_node()->owner()), rrtype::SOA, ttl, 0, data}, changes);
 }
 
 void apply_updates(zone::Zone& zone, const Request& request, uint32_t expiry, ChangeSet& changes) {

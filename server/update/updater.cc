@@ -447,7 +447,7 @@ void Updater::expire_leases(uint32_t now) {
           const uint32_t expiry = set.expiry(i);
           if (expiry == zone::RRset::kNoLease) continue;
           if (expiry <= now) {
-            expired.push_back({Change::Op::kRemove, std::string(node.owner), set.type, set.ttl, expiry, std::string(set[i])});
+            expired.push_back({Change::Op::kRemove, std::string(node.owner()), set.type, set.ttl, expiry, std::string(set[i])});
           } else {
             next_expiry_ = std::min(next_expiry_, expiry);
           }

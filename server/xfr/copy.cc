@@ -20,8 +20,8 @@ void put_u32(std::string& out, uint32_t v) {
 void pack_node(const zone::Node& node, ZoneCopy& copy) {
   for (const zone::RRset& set : node.rrsets) {
     if (set.type == wire::rrtype::SOA || set.empty()) continue;
-    copy.packed.push_back(static_cast<char>(node.owner.size()));
-    copy.packed += node.owner;
+    copy.packed.push_back(static_cast<char>(node.owner().size()));
+    copy.packed += node.owner();
     put_u16(copy.packed, set.type);
     put_u32(copy.packed, set.ttl);
     put_u32(copy.packed, static_cast<uint32_t>(set.size()));
@@ -45,7 +45,7 @@ const zone::Zone* find(const zone::Catalog& catalog, std::string_view lower_apex
 bool copy_header(const zone::Zone* zone, ZoneCopy& copy) {
   const zone::RRset* soa = zone ? zone->soa() : nullptr;
   if (soa == nullptr || soa->empty()) return false;
-  copy.apex_owner = zone->apex_node()->owner;
+  copy.apex_owner = zone->apex_node()->owner();
   copy.soa_ttl = soa->ttl;
   copy.soa_rdata = std::string((*soa)[0]);
   copy.serial = wire::soa_serial(copy.soa_rdata);

@@ -66,12 +66,50 @@ bool NodeOwnerEq::same_owner(std::string_view a, std::string_view b) {
   return true;
 }
 
+RRsetList::~RRsetList() {
+  for (size_t i = 0; i < size_; ++i) data_[i].~RRset();
+  ::operator delete(data_);
+}
+
+// Moves the `size_` RRsets into a fresh array of `size` slots, skipping those `keep` refuses
+// and leaving slot `gap` (if below `size`) unmade.
+template <typename Keep>
+void RRsetList::reallocate(size_t size, size_t gap, Keep keep) {
+  RRset* fresh = size == 0 ? nullptr : static_cast<RRset*>(::operator new(size * sizeof(RRset)));
+  size_t to = 0;
+  for (size_t from = 0; from < size_; ++from) {
+    if (keep(data_[from])) {
+      if (to == gap) ++to;
+      new (&fresh[to++]) RRset(std::move(data_[from]));
+    }
+    data_[from].~RRset();
+  }
+  ::operator delete(data_);
+  data_ = fresh;
+}
+
+RRset& RRsetList::insert(size_t pos, RRset set) {
+  reallocate(size_ + 1u, pos, [](const RRset&) { return true; });
+  new (&data_[pos]) RRset(std::move(set));
+  ++size_;
+  return data_[pos];
+}
+
+void RRsetList::drop_empty() {
+  size_t kept = 0;
+  for (const RRset& set : *this) kept += set.empty() ? 0 : 1;
+  if (kept == size_) return;
+  reallocate(kept, kept, [](const RRset& set) { return !set.empty(); });
+  size_ = static_cast<uint16_t>(kept);
+}
+
+static_assert(sizeof(Node) == 16, "a node is a pointer, four counters and its owner's length");
+
 NodePtr Node::make(std::string_view owner) {
   void* memory = ::operator new(sizeof(Node) + owner.size());
-  char* bytes = static_cast<char*>(memory) + sizeof(Node);
-  std::memcpy(bytes, owner.data(), owner.size());
+  std::memcpy(static_cast<char*>(memory) + sizeof(Node), owner.data(), owner.size());
   Node* node = new (memory) Node();
-  node->owner = std::string_view(bytes, owner.size());
+  node->owner_length_ = static_cast<uint8_t>(owner.size());
   return NodePtr(node);
 }
 
@@ -94,15 +132,12 @@ RRset* Node::find(uint16_t type) {
   return nullptr;
 }
 
-void Node::drop_empty_rrsets() {
-  std::erase_if(rrsets, [](const RRset& set) { return set.empty(); });
-}
-
 RRset& Node::get_or_add(uint16_t type, uint32_t ttl) {
-  auto it = std::lower_bound(rrsets.begin(), rrsets.end(), type,
-                             [](const RRset& s, uint16_t t) { return s.type < t; });
-  if (it != rrsets.end() && it->type == type) return *it;
-  return *rrsets.insert(it, RRset(type, ttl));
+  const RRset* it = std::lower_bound(rrsets.begin(), rrsets.end(), type,
+                                     [](const RRset& s, uint16_t t) { return s.type < t; });
+  const size_t pos = static_cast<size_t>(it - rrsets.begin());
+  if (it != rrsets.end() && it->type == type) return rrsets.data_[pos];
+  return rrsets.insert(pos, RRset(type, ttl));
 }
 
 Zone::Zone(std::string apex) : apex_(std::move(apex)), apex_labels_(count_labels(apex_)) {}
@@ -168,7 +203,7 @@ void Zone::set_serial(uint32_t serial) {
 void Zone::finish() {
   delegations_ = 0;
   for (const NodePtr& node : nodes_) {
-    node->delegation = node->owner.size() != apex_.size() && node->find(wire::rrtype::NS) != nullptr;
+    node->delegation = node->owner().size() != apex_.size() && node->find(wire::rrtype::NS) != nullptr;
     delegations_ += node->delegation;
   }
   has_delegations_ = delegations_ > 0;

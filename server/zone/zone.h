@@ -17,13 +17,50 @@ struct NodeDeleter {
 };
 using NodePtr = std::unique_ptr<Node, NodeDeleter>;
 
-struct Node {
-  std::string_view owner;     // wire form, case as written in the zone; its bytes follow the node
-  std::vector<RRset> rrsets;  // sorted by type; empty for an empty non-terminal
-  uint32_t children = 0;      // names directly below this one
-  bool delegation = false;    // NS below the apex: a zone cut
+// A node's RRsets, sorted by type, in one allocation of exactly their number.
+class RRsetList {
+ public:
+  RRsetList() = default;
+  ~RRsetList();
+  RRsetList(const RRsetList&) = delete;
+  RRsetList& operator=(const RRsetList&) = delete;
 
-  // A node and its owner name in one allocation.
+  const RRset* begin() const { return data_; }
+  const RRset* end() const { return data_ + size_; }
+  RRset* begin() { return data_; }
+  RRset* end() { return data_ + size_; }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const RRset& operator[](size_t i) const { return data_[i]; }
+
+  // Inserts `set` before position `pos`; references to the others are invalidated.
+  RRset& insert(size_t pos, RRset set);
+  // Removes the empty RRsets.
+  void drop_empty();
+
+ private:
+  template <typename Keep>
+  void reallocate(size_t size, size_t gap, Keep keep);
+  RRset* data_ = nullptr;
+  uint16_t size_ = 0;  // fewer than 65536 types exist, and meta types are never stored
+
+  friend struct Node;
+};
+
+// A name of the zone: 16 bytes and its owner name in one allocation, plus one for its RRsets.
+struct Node {
+  // Laid out to fill 16 bytes: the list's pointer and count, then the rest in its padding.
+  [[no_unique_address]] RRsetList rrsets;  // empty for an empty non-terminal
+  bool delegation = false;                 // NS below the apex: a zone cut
+ private:
+  uint8_t owner_length_ = 0;
+ public:
+  uint32_t children = 0;  // names directly below this one
+
+  // Wire form, case as written in the zone.
+  std::string_view owner() const { return {reinterpret_cast<const char*>(this + 1), owner_length_}; }
+
+  // A node with its owner name right after it, in one allocation.
   static NodePtr make(std::string_view owner);
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -32,7 +69,7 @@ struct Node {
   RRset* find(uint16_t type);
   RRset& get_or_add(uint16_t type, uint32_t ttl);
   // Drops RRsets left without records.
-  void drop_empty_rrsets();
+  void drop_empty_rrsets() { rrsets.drop_empty(); }
 
  private:
   Node() = default;
@@ -45,12 +82,12 @@ struct Node {
 struct NodeOwnerHash {
   using is_transparent = void;
   size_t operator()(std::string_view owner) const;
-  size_t operator()(const NodePtr& node) const { return (*this)(node->owner); }
+  size_t operator()(const NodePtr& node) const { return (*this)(node->owner()); }
 };
 struct NodeOwnerEq {
   using is_transparent = void;
   static std::string_view owner(std::string_view name) { return name; }
-  static std::string_view owner(const NodePtr& node) { return node->owner; }
+  static std::string_view owner(const NodePtr& node) { return node->owner(); }
   template <typename A, typename B>
   bool operator()(const A& a, const B& b) const {
     return same_owner(owner(a), owner(b));

@@ -55,7 +55,7 @@ void check_zone(const zone::Zone& zone) {
   FUZZ_CHECK(apex->find(rrtype::NS) != nullptr);
   bool any_cut = false;
   zone.for_each_node([&](const zone::Node& node) {
-    const std::string lower_owner = lower(node.owner);
+    const std::string lower_owner = lower(node.owner());
     const std::string_view name = lower_owner;
     FUZZ_CHECK(zone.find(name) == &node);
     FUZZ_CHECK(wire::is_subdomain(name, zone.apex()));
@@ -82,7 +82,7 @@ void check_zone(const zone::Zone& zone) {
 void ask_about(const zone::Catalog& catalog, const zone::Zone& zone) {
   std::vector<std::string> names;
   zone.for_each_node([&](const zone::Node& node) {
-    if (names.size() < kMaxNamesAsked) names.emplace_back(node.owner);
+    if (names.size() < kMaxNamesAsked) names.emplace_back(node.owner());
   });
   const std::string absent("\x05zz-fz", 6);
   if (zone.apex().size() + absent.size() <= wire::kMaxNameLength) names.push_back(absent + zone.apex());

@@ -99,7 +99,7 @@ TEST(LoaderTest, ApexComesFromTheSoaOwnerInLowerCase) {
   EXPECT_EQ(zone->apex(), wire_name("example.org."));
   const Node* www = zone->find(wire_name("www.example.org."));
   ASSERT_NE(www, nullptr);
-  EXPECT_EQ(www->owner, wire_name("WWW.Example.ORG."));
+  EXPECT_EQ(www->owner(), wire_name("WWW.Example.ORG."));
 }
 
 TEST(LoaderTest, ParenthesisedSoaAndComments) {

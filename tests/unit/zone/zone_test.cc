@@ -29,7 +29,7 @@ std::string soa_data(uint32_t serial) {
 
 std::vector<std::string> node_names(const Zone& zone) {
   std::vector<std::string> out;
-  zone.for_each_node([&](const Node& node) { out.push_back(wire::wire_to_text(wire::lower_copy(node.owner))); });
+  zone.for_each_node([&](const Node& node) { out.push_back(wire::wire_to_text(wire::lower_copy(node.owner()))); });
   return out;
 }
 
@@ -79,7 +79,7 @@ TEST(ZoneTest, GetOrAddCreatesEmptyNonTerminals) {
   // Found by the name in any case; the owner keeps the case it was written in.
   const Node* found = zone.find(wire_name("a.b.c.example.com."));
   ASSERT_NE(found, nullptr);
-  EXPECT_EQ(found->owner, wire_name("A.b.C.example.com."));
+  EXPECT_EQ(found->owner(), wire_name("A.b.C.example.com."));
   EXPECT_EQ(found->children, 0u);
   EXPECT_EQ(zone.find(wire_name("A.B.c.EXAMPLE.com.")), found);
   EXPECT_EQ(zone.find(wire_name("d.example.com.")), nullptr);
@@ -105,7 +105,7 @@ TEST(ZoneTest, GetOrAddReturnsTheSameNode) {
   Node& again = zone.get_or_add(wire_name("WWW.example.com."));
   ASSERT_NE(again.find(rrtype::A), nullptr);
   EXPECT_EQ(again.find(rrtype::A)->size(), 1u);
-  EXPECT_EQ(again.owner, wire_name("www.example.com."));
+  EXPECT_EQ(again.owner(), wire_name("www.example.com."));
   EXPECT_EQ(zone.node_count(), 203u);
   EXPECT_EQ(zone.find_mutable(wire_name("www.example.com.")), &again);
 }
