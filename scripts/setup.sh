@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config
   libc-ares-dev libldns-dev libssl-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   bind9 bind9-dnsutils knot-dnsutils knot python3-dnspython
-  erlang-base erlang-dev erlang-common-test erlang-eunit erlang-tools erlang-ssl openssl
+  erlang-base erlang-dev erlang-common-test erlang-eunit erlang-tools erlang-ssl openssl rebar3
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -53,12 +53,28 @@ register_node(Name, Port, Driver) ->
 port_please(Name, Host) ->
     port_please(Name, Host, infinity).
 
-port_please(_Name, Ip, _Timeout) when is_tuple(Ip) ->
-    noport;  % an address says nothing about the DNS name of a node
-port_please(Name, Host, _Timeout) ->
+%% Host may be an address, as erl_epmd allows: erl_epmd then asks the EPMD at that address
+%% for the node. Here DNS says which node of that name has that address: among the nodes of
+%% the cluster (the browse PTR set at _erlang-dist._tcp.Z), those called Name are looked up
+%% at once and the first whose address is Ip gives its port (see port_at/2). A host string
+%% that DNS does not know as a node's host but that is an address ("10.0.0.7") is taken the
+%% same way. Timeout (ms) bounds the whole call; every lookup is bounded anyway.
+port_please(Name, Ip, Timeout) when is_tuple(Ip) ->
+    case inet:is_ip_address(Ip) of
+        true -> port_at(Name, Ip, Timeout);
+        false -> noport
+    end;
+port_please(Name, Host, Timeout) ->
     case address_please(Name, Host, inet) of
-        {ok, _Ip, Port, Version} -> {port, Port, Version};
-        _ -> noport
+        {ok, _Ip, Port, Version} ->
+            {port, Port, Version};
+        _ ->
+            try inet:parse_strict_address(epmdns_config:host_string(Host)) of
+                {ok, Ip} -> port_at(Name, Ip, Timeout);
+                _ -> noport
+            catch
+                _:_ -> noport
+            end
     end.
 
 address_please(Name, Host, Family) ->
@@ -135,6 +151,60 @@ nodes() ->
 
 %% --------------------------------------------------------------------------
 %% Lookups in the calling process
+
+%% port_please with an address: in a process of its own, so that answers still on their way
+%% when the first match is found (or Timeout has passed) go nowhere.
+port_at(Name, Ip, Timeout) ->
+    {Pid, MRef} = spawn_monitor(fun() -> exit({port_at, port_at(Name, Ip)}) end),
+    Wait = case Timeout of
+               T when is_integer(T), T >= 0 -> T;
+               _ -> infinity
+           end,
+    receive
+        {'DOWN', MRef, process, Pid, {port_at, Result}} -> Result;
+        {'DOWN', MRef, process, Pid, _} -> noport
+    after Wait ->
+        exit(Pid, kill),
+        receive {'DOWN', MRef, process, Pid, _} -> ok end,
+        noport
+    end.
+
+port_at(Name, Ip) ->
+    try nodes() of
+        {ok, Nodes} ->
+            Family = case tuple_size(Ip) of 8 -> inet6; _ -> inet end,
+            Res = resource(),
+            Started = [start_lookup(Res, N, Family)
+                       || N <- epmdns_config:nodes_named(Name, Nodes)],
+            #{timeout_ms := Timeout} = config(),
+            Deadline = erlang:monotonic_time(millisecond) + Timeout + ?WAIT_MARGIN_MS,
+            first_at(Ip, Started, Deadline);
+        _ ->
+            noport
+    catch
+        _:_ -> noport
+    end.
+
+start_lookup(Res, Node, Family) ->
+    Ref = make_ref(),
+    case epmdns_nif:lookup(Res, Node, Family, Ref) of
+        wait -> {wait, Ref};
+        Result -> {done, Result}
+    end.
+
+first_at(_Ip, [], _Deadline) ->
+    noport;
+first_at(Ip, [{done, {ok, Ip, Port, Version}} | _], _Deadline) ->
+    {port, Port, Version};
+first_at(Ip, [{done, _} | Rest], Deadline) ->
+    first_at(Ip, Rest, Deadline);
+first_at(Ip, [{wait, Ref} | Rest], Deadline) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    receive
+        {Ref, Result} -> first_at(Ip, [{done, Result} | Rest], Deadline)
+    after Left ->
+        first_at(Ip, Rest, Deadline)
+    end.
 
 lookup(Node, Family) ->
     Res = resource(),

@@ -2,7 +2,7 @@
 %% win) and the environment (EPMDNS_*). Pure functions apart from read/0, for EUnit.
 -module(epmdns_config).
 -export([own_host/0, host_of/1, read/0, parse/2, mode/1, node_string/2, family/1, host_string/1,
-         boolean/1, node_atoms/1, node_key/2, as_known/3]).
+         boolean/1, node_atoms/1, node_key/2, as_known/3, nodes_named/2]).
 
 -define(DEFAULT_DOMAIN, "erl.internal.").
 -define(DEFAULT_LEASE, 60).
@@ -147,6 +147,17 @@ node_key(Node, Domain) ->
 as_known(Listed, Known, Domain) ->
     Real = maps:from_list([{node_key(K, Domain), K} || K <- Known, K =/= nonode@nohost]),
     lists:usort([maps:get(node_key(L, Domain), Real, L) || L <- Listed]).
+
+%% The nodes of Nodes (atoms or "name@host" strings) whose name part is Name (an atom or a
+%% string; compared without case, as DNS compares owner names), as "name@host" strings.
+nodes_named(Name, Nodes) ->
+    Want = string:lowercase(to_string(Name)),
+    [S || Node <- Nodes,
+          S <- [to_string(Node)],
+          case string:split(S, "@") of
+              [N, H] -> H =/= "" andalso string:lowercase(N) =:= Want;
+              _ -> false
+          end].
 
 %% The address family of register_node/3's third argument: a driver module (OTP 25:
 %% inet_tcp, inet6_tcp, ...) or a family (OTP 26+: inet, inet6).

@@ -135,3 +135,12 @@ as_known_test() ->
     Known = ['Me@h.z', 'App1@Host7.z', 'other@h.z'],
     ?assertEqual(['App1@Host7.z', 'Me@h.z', 'b@h.z'], epmdns_config:as_known(Listed, Known, "z.")),
     ?assertEqual(['b@h.z'], epmdns_config:as_known(['b@h.z'], [nonode@nohost], "z.")).
+
+%% port_please with an address: the nodes of the cluster called Name (case aside, as DNS).
+nodes_named_test_() ->
+    Nodes = ['app1@host1.z', 'App1@Host2.z', 'app2@host1.z', 'app10@host3.z', junk, '@h'],
+    [?_assertEqual(["app1@host1.z", "App1@Host2.z"], epmdns_config:nodes_named(app1, Nodes)),
+     ?_assertEqual(["app1@host1.z", "App1@Host2.z"], epmdns_config:nodes_named("APP1", Nodes)),
+     ?_assertEqual(["a@h.z"], epmdns_config:nodes_named("a", ["a@h.z", "a@", "b@h.z"])),
+     ?_assertEqual([], epmdns_config:nodes_named("app3", Nodes)),
+     ?_assertEqual([], epmdns_config:nodes_named("app1", []))].

@@ -18,6 +18,11 @@ registered() ->
         check(outside, epmdns:address_please("x", "elsewhere.invalid", inet)),
         check(bad, epmdns:address_please("x y", "host1", inet)),
         check(port_please, epmdns:port_please("a", "host1.erl.internal")),
+        %% By address, as erl_epmd takes it: the node a whose address is 127.0.0.1.
+        check(port_please_ip, epmdns:port_please(a, {127,0,0,1})),
+        check(port_please_ip_string, epmdns:port_please("a", "127.0.0.1", 5000)),
+        check(port_please_other_ip, epmdns:port_please("a", {127,0,0,2})),
+        check(port_please_ip_static, epmdns:port_please("app2", {127,0,0,2})),
         check(alive_after, net_adm:ping(A)),
         check(stop, rpc:call(A, init, stop, [], 5000))
     end).

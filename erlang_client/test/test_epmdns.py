@@ -213,6 +213,10 @@ class RegisteredModeTest(EpmdnsTestCase):
         self.assertTrue(checks.get("outside", "").startswith("{error,"), report)
         self.assertTrue(checks.get("bad", "").startswith("{error,"), report)
         self.assertEqual(checks.get("port_please"), "{port,%d,6}" % port, report)
+        self.assertEqual(checks.get("port_please_ip"), "{port,%d,6}" % port, report)
+        self.assertEqual(checks.get("port_please_ip_string"), "{port,%d,6}" % port, report)
+        self.assertEqual(checks.get("port_please_other_ip"), "noport", report)
+        self.assertEqual(checks.get("port_please_ip_static"), "{port,4371,6}", report)
         self.assertEqual(checks.get("alive_after"), "pong", report)
         self.assertEqual(checks.get("stop"), "ok", report)
 
