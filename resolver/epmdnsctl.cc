@@ -19,6 +19,7 @@
 #include "resolver/update_client.h"
 #include "resolver/update_message.h"
 #include "wire/tsig_key.h"
+#include "wire/types.h"
 
 namespace {
 
@@ -37,6 +38,8 @@ commands:
                                 publish NODE (A/AAAA, SRV, TXT, two PTRs) with one UPDATE
   unregister NODE --key FILE [--token T]
                                 delete NODE's SRV, TXT and PTRs (the host's address stays)
+  lease NODE                    seconds left on NODE's lease, asked of the zone's primary
+                                (epmdnsd; a standard secondary keeps no leases)
   keygen NAME [--algorithm A]   print a new BIND-format TSIG key (hmac-sha256 by default)
 
 options:
@@ -367,6 +370,33 @@ int update(const Options& o) {
   return kOk;
 }
 
+int lease(const Options& o) {
+  if (o.args.size() != 2) return fail(kUsage, "lease: wrong number of arguments (see --help)");
+  auto names = node_names(o.args[1], o.domain);
+  if (!names.ok()) return fail(kUsage, names.status().message());
+  UpdateClient client(client_options(o), epmdns::wire::TsigKey{});
+  const std::string& node = o.args[1];
+  UpdateResult r = client.remaining_lease(*names);
+  if (r.status == UpdateStatus::kRejected && r.rcode == epmdns::wire::rcode::NXDOMAIN) {
+    return fail(kNotFound, absl::StrCat("lease ", node, ": not registered (NXDOMAIN from ", r.server, ")"));
+  }
+  if (!r.ok()) return fail(update_exit(r), absl::StrCat("lease ", node, ": ", r.message));
+  if (o.json) {
+    std::cout << "{\"node\":" << quoted(node) << ",\"server\":" << quoted(r.server) << ",\"lease_left\":";
+    if (r.lease) {
+      std::cout << *r.lease;
+    } else {
+      std::cout << "null";
+    }
+    std::cout << "}\n";
+  } else if (r.lease) {
+    std::cout << node << " lease_left=" << *r.lease << " server=" << r.server << "\n";
+  } else {
+    std::cout << node << " lease_left=none (the records do not lapse) server=" << r.server << "\n";
+  }
+  return kOk;
+}
+
 int keygen(const Options& o) {
   if (o.args.size() != 2) return fail(kUsage, "keygen: wrong number of arguments (see --help)");
   auto algorithm = epmdns::wire::algorithm_from_text(o.algorithm);
@@ -386,6 +416,7 @@ int main(int argc, char** argv) {
   const std::string& command = o.args[0];
   if (command == "resolve" || command == "names" || command == "nodes") return lookup(o);
   if (command == "register" || command == "unregister") return update(o);
+  if (command == "lease") return lease(o);
   if (command == "keygen") return keygen(o);
   if (command == "help") {
     std::cout << kHelp;

@@ -210,7 +210,7 @@ std::optional<Response> query(const ServerList& servers, const wire::Name& name,
 
 // The answer's rcode, UPDATE-LEASE, and TSIG record (read leniently: only what we need).
 struct UpdateAnswer {
-  uint16_t id = 0, rcode = 0;
+  uint16_t id = 0, rcode = 0, answers = 0;
   wire::Edns edns;
 };
 
@@ -221,6 +221,7 @@ std::optional<UpdateAnswer> read_update_answer(std::span<const uint8_t> message)
   UpdateAnswer out;
   out.id = header.id;
   out.rcode = header.flags & 0xF;
+  out.answers = header.ancount;
   for (uint16_t i = 0; i < header.qdcount; ++i) {
     wire::Name name;
     if (!wire::read_name(reader, name) || !reader.skip(4)) return std::nullopt;
@@ -425,6 +426,47 @@ UpdateResult UpdateClient::send(std::vector<uint8_t> message, const wire::Name& 
     result.message = absl::StrCat(result.server, " answered ", rcode_text);
     return result;
   }
+  result.status = UpdateStatus::kOk;
+  return result;
+}
+
+UpdateResult UpdateClient::remaining_lease(const NodeNames& names) {
+  const Clock::time_point deadline = Clock::now() + options_.timeout;
+  UpdateResult result;
+  auto server = primary(names.zone, deadline);
+  if (!server.ok()) {
+    result.status = absl::IsDeadlineExceeded(server.status()) ? UpdateStatus::kTimeout : UpdateStatus::kError;
+    result.message = std::string(server.status().message());
+    return result;
+  }
+  result.server = server->to_string();
+  const uint16_t id = random_id();
+  std::vector<uint8_t> q = build_query(id, names.instance, wire::rrtype::SRV, 1232);
+  // Append the empty UPDATE-LEASE option to the OPT record that ends the query.
+  const uint8_t option[4] = {0, static_cast<uint8_t>(wire::kOptionUpdateLease), 0, 0};
+  q.insert(q.end(), option, option + 4);
+  q[q.size() - 6] = 0;
+  q[q.size() - 5] = 4;  // OPT RDLENGTH
+  q[2] &= static_cast<uint8_t>(~(wire::flag::RD >> 8));
+  Exchange e = exchange(*server, q, deadline);
+  if (e.kind != Exchange::kOk) {
+    result.status = UpdateStatus::kTimeout;
+    result.message = e.error;
+    return result;
+  }
+  auto answer = read_update_answer(e.answer);
+  if (!answer || answer->id != id) {
+    result.message = absl::StrCat("malformed answer from ", result.server);
+    return result;
+  }
+  result.rcode = answer->rcode;
+  if (answer->rcode == wire::rcode::NOERROR && answer->answers == 0) result.rcode = wire::rcode::NXDOMAIN;  // no SRV
+  if (result.rcode != wire::rcode::NOERROR) {
+    result.status = UpdateStatus::kRejected;
+    result.message = absl::StrCat(result.server, " answered ", rcode_name(answer->rcode));
+    return result;
+  }
+  if (answer->edns.has_lease) result.lease = answer->edns.lease;
   result.status = UpdateStatus::kOk;
   return result;
 }

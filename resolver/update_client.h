@@ -66,6 +66,11 @@ class UpdateClient {
 
   UpdateResult register_node(const Registration& registration, Precondition precondition);
   UpdateResult unregister_node(const NodeNames& names, std::string_view token = {});
+  // The seconds left on the node's lease, as its primary holds it: epmdnsd answers a query
+  // carrying an empty UPDATE-LEASE option with the shortest lease left among the answer's
+  // records. kOk with no lease: the records do not lapse (or the server keeps no leases);
+  // kRejected with rcode NXDOMAIN: the node is not registered. Needs no key.
+  UpdateResult remaining_lease(const NodeNames& names);
 
   const UpdateClientOptions& options() const { return options_; }
 

@@ -17,7 +17,8 @@ namespace {
 
 using namespace wire;
 
-constexpr size_t kOptSize = 11;  // root owner, type, class, TTL, empty RDATA
+constexpr size_t kOptSize = 11;    // root owner, type, class, TTL, empty RDATA
+constexpr size_t kLeaseOption = 8;  // UPDATE-LEASE: code, length, 4-byte lease
 
 struct Signed {
   TsigRecord record;
@@ -128,12 +129,37 @@ size_t tsig_reserve(const std::optional<Signed>& tsig) {
   return tsig->record.key_name.length() + tsig->record.algorithm.length() + 32;  // unsigned, empty MAC
 }
 
-void put_opt(Writer& writer, const Query& query, uint16_t rcode, const Limits& limits) {
+void put_opt(Writer& writer, const Query& query, uint16_t rcode, const Limits& limits, std::optional<uint32_t> lease) {
   writer.put_u8(0);
   writer.put_u16(rrtype::OPT);
   writer.put_u16(static_cast<uint16_t>(limits.max_udp_size));
   writer.put_u32(uint32_t{static_cast<uint8_t>(rcode >> 4)} << 24 | (query.edns.dnssec_ok ? 0x8000u : 0u));
-  writer.put_u16(0);
+  if (!lease) {
+    writer.put_u16(0);
+    return;
+  }
+  writer.put_u16(kLeaseOption);
+  writer.put_u16(kOptionUpdateLease);
+  writer.put_u16(4);
+  writer.put_u32(*lease);
+}
+
+// For a query carrying an empty UPDATE-LEASE option: the seconds left on the shortest lease
+// among the answer's records (0 for one that ran out and awaits its sweep); nullopt if no
+// record of the answer has a lease.
+std::optional<uint32_t> remaining_lease(const Plan& plan, uint32_t now) {
+  std::optional<uint32_t> shortest;
+  for (size_t i = 0; i < plan.answer.size(); ++i) {
+    const zone::RRset& set = *plan.answer[i].rrset;
+    if (!set.has_leases()) continue;
+    for (size_t r = 0; r < set.size(); ++r) {
+      const uint32_t expiry = set.expiry(r);
+      if (expiry == zone::RRset::kNoLease) continue;
+      const uint32_t left = expiry > now ? expiry - now : 0;
+      if (!shortest || left < *shortest) shortest = left;
+    }
+  }
+  return shortest;
 }
 
 // Encodes the response: header, question, then whole RRsets while they fit (TC when the
@@ -141,7 +167,9 @@ void put_opt(Writer& writer, const Query& query, uint16_t rcode, const Limits& l
 size_t encode(const Query& query, const Outcome& outcome, const Plan* plan, const std::optional<Signed>& tsig,
               size_t limit, const Limits& limits, std::span<uint8_t> out) {
   Writer writer(out.first(std::min(limit, out.size())));
-  const size_t trailer = (query.edns.present ? kOptSize : 0) + tsig_reserve(tsig);
+  std::optional<uint32_t> lease;
+  if (plan != nullptr && query.edns.asks_lease) lease = remaining_lease(*plan, static_cast<uint32_t>(std::time(nullptr)));
+  const size_t trailer = (query.edns.present ? kOptSize + (lease ? kLeaseOption : 0) : 0) + tsig_reserve(tsig);
   writer.set_limit(writer.limit() > trailer ? writer.limit() - trailer : 0);
   const Header& in = query.header;
   uint16_t flags = flag::QR | (in.flags & (0x7800 | flag::RD | flag::CD)) | (outcome.rcode & 0xF);
@@ -163,7 +191,7 @@ size_t encode(const Query& query, const Outcome& outcome, const Plan* plan, cons
   }
   writer.set_limit(limit);
   if (query.edns.present) {
-    put_opt(writer, query, outcome.rcode, limits);
+    put_opt(writer, query, outcome.rcode, limits, lease);
     ++counts[3];
   }
   writer.patch_u16(2, flags);

@@ -328,6 +328,10 @@ Updater::Outcome Updater::process(const Pending& pending, uint64_t now) {
     out.rcode = rcode::BADVERS;  // RFC 6891 §6.1.3
     return out;
   }
+  if (out.request.edns.asks_lease) {  // RFC 9664: an UPDATE's UPDATE-LEASE holds 4 or 8 bytes
+    out.rcode = rcode::FORMERR;
+    return out;
+  }
   Name apex = out.request.zone;
   apex.to_lower();
   out.zone = out.request.zone_class == rrclass::IN ? catalog_.find_apex(apex.wire()) : nullptr;

@@ -15,7 +15,9 @@ bool read_opt(Reader& reader, const Name& owner, uint16_t udp_size, uint32_t ttl
     uint16_t code, length;
     std::span<const uint8_t> value;
     if (!options.u16(code) || !options.u16(length) || !options.bytes(length, value)) return false;
-    if (code == kOptionUpdateLease) {
+    if (code == kOptionUpdateLease && length == 0) {
+      edns.asks_lease = true;
+    } else if (code == kOptionUpdateLease) {
       Reader lease(value);
       if ((length != 4 && length != 8) || !lease.u32(edns.lease)) return false;
       edns.has_lease = true;

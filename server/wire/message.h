@@ -25,8 +25,9 @@ struct Edns {
   uint16_t udp_size = 0;
   uint8_t version = 0;
   bool dnssec_ok = false;
-  bool has_lease = false;  // UPDATE-LEASE option present
+  bool has_lease = false;  // UPDATE-LEASE option present, with a lease
   uint32_t lease = 0;      // requested lease in seconds
+  bool asks_lease = false;  // an empty UPDATE-LEASE: a query asking what remains of the answer's leases
 };
 
 struct Query {

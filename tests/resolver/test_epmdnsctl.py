@@ -8,6 +8,7 @@ epmdnsd accept.
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -308,6 +309,30 @@ class LeaseTest(CtlTestCase):
                                   inst not in self.dig_short("_erlang-dist._tcp.erl.internal", "PTR"),
                                   6.0)
         self.assertTrue(gone, "records still there after the lease ran out")
+
+
+    def test_lease_left_by_epmdnsctl_and_dig(self):
+        self.ctl("register", "timed@host8", "4901", "--address", "10.0.0.8", "--lease", "300",
+                 "--key", self.key)
+        p = self.ctl("lease", "timed@host8")
+        left = int(re.search(r"lease_left=(\d+)", p.stdout).group(1))
+        self.assertTrue(290 <= left <= 300, p.stdout)
+        p = self.ctl("--json", "lease", "timed@host8")
+        self.assertTrue(290 <= json.loads(p.stdout)["lease_left"] <= 300, p.stdout)
+        # dig shows the same: an empty UPDATE-LEASE option (code 2) asks for it.
+        dig = subprocess.run(["dig", "@" + self.server.host, "-p", str(self.server.port), "+norecurse",
+                              "+ednsopt=2", "SRV", "timed._erlang-dist._tcp.host8.erl.internal"],
+                             capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        m = re.search(r"UL: (\d+)|OPT=2: ([0-9a-f ]+)", dig.stdout, re.IGNORECASE)
+        self.assertIsNotNone(m, dig.stdout)
+        dig_left = int(m.group(1)) if m.group(1) else int(m.group(2).replace(" ", "")[:8], 16)
+        self.assertTrue(290 <= dig_left <= 300, dig.stdout)
+        # A record without a lease, and a node that is not there.
+        self.ctl("register", "forever@host8", "4902", "--address", "10.0.0.8", "--key", self.key)
+        p = self.ctl("lease", "forever@host8")
+        self.assertIn("lease_left=none", p.stdout)
+        p = self.ctl("lease", "absent@host8", expect=1)
+        self.assertIn("not registered", p.stderr)
 
 
 class KeygenTest(CtlTestCase):

@@ -14,6 +14,10 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
 
+import dns.edns  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.update  # noqa: E402
+
 E = harness.BUNDLED_ORIGIN
 LAPSE_BOUND = 6.0  # seconds past the lease we wait at most for records to go
 
@@ -72,6 +76,31 @@ class LeaseTest(unittest.TestCase):
         self.assertGreater(harness.soa_serial(self.server, E), serial,
                            "removing lapsed records raises the serial")
         self.assert_static_zone_intact()
+
+    def test_query_with_empty_update_lease_gets_the_time_left(self):
+        node = harness.ErlangNode("asked", "lease-q." + E, E, 4410, "10.40.0.9")
+        self.register(node, lease=600)
+        def ask(name, rdtype):
+            q = harness.make_query(name, rdtype, rd=False)
+            q.use_edns(0, payload=1232, options=[dns.edns.GenericOption(2, b"")])
+            r = harness.udp_query(self.server, q)
+            return r, [o for o in r.options if o.otype == 2]
+        r, options = ask(node.instance, "SRV")
+        self.assertEqual(len(options), 1, r)
+        left = int.from_bytes(options[0].to_wire(), "big")
+        self.assertTrue(590 <= left <= 600, left)
+        # Static records have no lease: no option. Without the option: none either.
+        r, options = ask("host1." + E, "A")
+        self.assertEqual((r.rcode(), options), (dns.rcode.NOERROR, []), r)
+        plain = harness.udp_query(self.server, harness.make_query(node.instance, "SRV", rd=False))
+        self.assertEqual([o for o in plain.options if o.otype == 2], [])
+        # In an UPDATE, RFC 9664's option has 4 or 8 bytes: an empty one is FORMERR, and changes nothing.
+        other = harness.ErlangNode("empty", "lease-q." + E, E, 4411, "10.40.0.10")
+        msg = dns.update.UpdateMessage(E)
+        msg.use_edns(0, payload=1232, options=[dns.edns.GenericOption(2, b"")])
+        reply = harness.send_update(self.server, other.add_to(msg), key=self.key)
+        self.assertEqual(reply.rcode_text, "FORMERR", reply)
+        self.assertTrue(self.none_present(other))
 
     def test_renewal_and_per_record_expiry(self):
         # Two nodes on one host share its A record; a third registers without a lease.
