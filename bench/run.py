@@ -44,7 +44,7 @@ def parse_args():
                         help="run just this part (erlang: EPMD and epmdns connect_node and lookups, no DNS "
                              "servers, no query_bench; xfr: bench/xfr.py, zone transfers with epmdnsd and "
                              "Knot as primaries); results go to results/<date>-<part>.json")
-    parser.add_argument("--xfr-registrations", type=int, default=200,
+    parser.add_argument("--xfr-registrations", type=int, default=50,
                         help="registrations timed per propagation mode in bench/xfr.py (each waits for the Knot "
                              "secondary, which applies an IXFR to a 100k-node zone in about a second here)")
     parser.add_argument("--no-install", action="store_true")
