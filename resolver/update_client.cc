@@ -245,6 +245,26 @@ std::optional<UpdateAnswer> read_update_answer(std::span<const uint8_t> message)
   return out;
 }
 
+// Sends `message` (whose ID is `id`) to `server` and reads the answer into `raw` and the
+// returned summary; on no answer or a malformed one, sets result's status and message.
+std::optional<UpdateAnswer> ask(const ServerAddress& server, std::span<const uint8_t> message, uint16_t id,
+                                Clock::time_point deadline, UpdateResult& result, std::vector<uint8_t>& raw) {
+  Exchange e = exchange(server, message, deadline);
+  if (e.kind != Exchange::kOk) {
+    result.status = UpdateStatus::kTimeout;
+    result.message = e.error;
+    return std::nullopt;
+  }
+  auto answer = read_update_answer(e.answer);
+  if (!answer || answer->id != id) {
+    result.message = absl::StrCat("malformed answer from ", result.server);
+    return std::nullopt;
+  }
+  result.rcode = answer->rcode;
+  raw = std::move(e.answer);
+  return answer;
+}
+
 }  // namespace
 
 std::string rcode_name(uint16_t rcode) {
@@ -352,19 +372,26 @@ absl::StatusOr<ServerAddress> UpdateClient::primary(const wire::Name& zone, Cloc
                                           error.empty() ? "" : ": ", error));
 }
 
+std::optional<ServerAddress> UpdateClient::primary_for(const wire::Name& zone, Clock::time_point deadline,
+                                                       UpdateResult& result) {
+  auto server = primary(zone, deadline);
+  if (!server.ok()) {
+    result.status = absl::IsDeadlineExceeded(server.status()) ? UpdateStatus::kTimeout : UpdateStatus::kError;
+    result.message = std::string(server.status().message());
+    return std::nullopt;
+  }
+  result.server = server->to_string();
+  return *server;
+}
+
 UpdateResult UpdateClient::send(std::vector<uint8_t> message, const wire::Name& zone) {
   return send(std::move(message), zone, Clock::now() + options_.timeout);
 }
 
 UpdateResult UpdateClient::send(std::vector<uint8_t> message, const wire::Name& zone, Clock::time_point deadline) {
   UpdateResult result;
-  auto server = primary(zone, deadline);
-  if (!server.ok()) {
-    result.status = absl::IsDeadlineExceeded(server.status()) ? UpdateStatus::kTimeout : UpdateStatus::kError;
-    result.message = std::string(server.status().message());
-    return result;
-  }
-  result.server = server->to_string();
+  const std::optional<ServerAddress> server = primary_for(zone, deadline, result);
+  if (!server) return result;
   const uint16_t id = random_id();
   message[0] = static_cast<uint8_t>(id >> 8);
   message[1] = static_cast<uint8_t>(id & 0xFF);
@@ -373,21 +400,12 @@ UpdateResult UpdateClient::send(std::vector<uint8_t> message, const wire::Name& 
     result.message = std::string(mac.status().message());
     return result;
   }
-  Exchange e = exchange(*server, message, deadline);
-  if (e.kind != Exchange::kOk) {
-    result.status = UpdateStatus::kTimeout;
-    result.message = e.error;
-    return result;
-  }
-  auto answer = read_update_answer(e.answer);
-  if (!answer || answer->id != id) {
-    result.message = absl::StrCat("malformed answer from ", result.server);
-    return result;
-  }
-  result.rcode = answer->rcode;
+  std::vector<uint8_t> raw;
+  const std::optional<UpdateAnswer> answer = ask(*server, message, id, deadline, result, raw);
+  if (!answer) return result;
   if (answer->edns.has_lease) result.lease = answer->edns.lease;
   wire::TsigRecord record;
-  const wire::TsigFind found = wire::find_tsig(e.answer, record);
+  const wire::TsigFind found = wire::find_tsig(raw, record);
   const std::string rcode_text = rcode_name(answer->rcode);
   if (found != wire::TsigFind::kFound) {
     if (answer->rcode == wire::rcode::NOERROR) {
@@ -400,7 +418,7 @@ UpdateResult UpdateClient::send(std::vector<uint8_t> message, const wire::Name& 
     return result;
   }
   const wire::TsigCheck check =
-      wire::verify_response(e.answer, record, key_, *mac, static_cast<uint64_t>(std::time(nullptr)));
+      wire::verify_response(raw, record, key_, *mac, static_cast<uint64_t>(std::time(nullptr)));
   result.tsig_error = record.error;
   const bool authentic = check.rcode == wire::rcode::NOERROR;
   if (record.error != wire::tsig_error::NOERROR) {
@@ -433,13 +451,8 @@ UpdateResult UpdateClient::send(std::vector<uint8_t> message, const wire::Name& 
 UpdateResult UpdateClient::remaining_lease(const NodeNames& names) {
   const Clock::time_point deadline = Clock::now() + options_.timeout;
   UpdateResult result;
-  auto server = primary(names.zone, deadline);
-  if (!server.ok()) {
-    result.status = absl::IsDeadlineExceeded(server.status()) ? UpdateStatus::kTimeout : UpdateStatus::kError;
-    result.message = std::string(server.status().message());
-    return result;
-  }
-  result.server = server->to_string();
+  const std::optional<ServerAddress> server = primary_for(names.zone, deadline, result);
+  if (!server) return result;
   const uint16_t id = random_id();
   std::vector<uint8_t> q = build_query(id, names.instance, wire::rrtype::SRV, 1232);
   // Append the empty UPDATE-LEASE option to the OPT record that ends the query.
@@ -448,18 +461,9 @@ UpdateResult UpdateClient::remaining_lease(const NodeNames& names) {
   q[q.size() - 6] = 0;
   q[q.size() - 5] = 4;  // OPT RDLENGTH
   q[2] &= static_cast<uint8_t>(~(wire::flag::RD >> 8));
-  Exchange e = exchange(*server, q, deadline);
-  if (e.kind != Exchange::kOk) {
-    result.status = UpdateStatus::kTimeout;
-    result.message = e.error;
-    return result;
-  }
-  auto answer = read_update_answer(e.answer);
-  if (!answer || answer->id != id) {
-    result.message = absl::StrCat("malformed answer from ", result.server);
-    return result;
-  }
-  result.rcode = answer->rcode;
+  std::vector<uint8_t> raw;
+  const std::optional<UpdateAnswer> answer = ask(*server, q, id, deadline, result, raw);
+  if (!answer) return result;
   if (answer->rcode == wire::rcode::NOERROR && answer->answers == 0) result.rcode = wire::rcode::NXDOMAIN;  // no SRV
   if (result.rcode != wire::rcode::NOERROR) {
     result.status = UpdateStatus::kRejected;

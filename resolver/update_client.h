@@ -77,6 +77,9 @@ class UpdateClient {
  private:
   using Clock = std::chrono::steady_clock;
   absl::StatusOr<ServerAddress> primary(const wire::Name& zone, Clock::time_point deadline);
+  // primary(), with a failure written into `result` (status, message), and on success the
+  // server's name into result.server.
+  std::optional<ServerAddress> primary_for(const wire::Name& zone, Clock::time_point deadline, UpdateResult& result);
   UpdateResult send(std::vector<uint8_t> message, const wire::Name& zone, Clock::time_point deadline);
 
   UpdateClientOptions options_;
