@@ -110,7 +110,9 @@ namespace {
 absl::StatusOr<std::vector<uint8_t>> finish_registration(UpdateWriter& w, const Registration& r) {
   const NodeNames& n = r.names;
   const bool v6 = r.family == Family::kInet6;
-  w.update(n.host, v6 ? wire::rrtype::AAAA : wire::rrtype::A, wire::rrclass::IN, r.ttl,
+  // No cache may keep a record longer than its lease: a crashed node's records would outlive it.
+  const uint32_t ttl = r.lease && *r.lease > 0 && *r.lease < r.ttl ? *r.lease : r.ttl;
+  w.update(n.host, v6 ? wire::rrtype::AAAA : wire::rrtype::A, wire::rrclass::IN, ttl,
            std::string_view(reinterpret_cast<const char*>(r.address.data()), v6 ? 16 : 4));
   std::string srv;
   srv.push_back(0), srv.push_back(0), srv.push_back(0), srv.push_back(0);  // priority, weight
@@ -119,10 +121,10 @@ absl::StatusOr<std::vector<uint8_t>> finish_registration(UpdateWriter& w, const 
   srv += n.host.wire();
   w.update(n.instance, wire::rrtype::SRV, wire::rrclass::ANY, 0, "");
   w.update(n.instance, wire::rrtype::TXT, wire::rrclass::ANY, 0, "");
-  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::IN, r.ttl, srv);
-  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::IN, r.ttl, txt_rdata(r));
-  w.update(n.host_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
-  w.update(n.zone_browse, wire::rrtype::PTR, wire::rrclass::IN, r.ttl, n.instance.wire());
+  w.update(n.instance, wire::rrtype::SRV, wire::rrclass::IN, ttl, srv);
+  w.update(n.instance, wire::rrtype::TXT, wire::rrclass::IN, ttl, txt_rdata(r));
+  w.update(n.host_browse, wire::rrtype::PTR, wire::rrclass::IN, ttl, n.instance.wire());
+  w.update(n.zone_browse, wire::rrtype::PTR, wire::rrclass::IN, ttl, n.instance.wire());
   if (r.lease) w.lease(*r.lease);
   return w.finish();
 }

@@ -40,7 +40,7 @@ struct Registration {
   uint16_t port = 0;
   Family family = Family::kInet;
   std::array<uint8_t, 16> address{};  // network order; the first 4 bytes for kInet
-  uint32_t ttl = 60;                  // TTL of the records added
+  uint32_t ttl = 60;                  // TTL of the records added (at most the lease)
   std::optional<uint32_t> lease;      // seconds, sent as UPDATE-LEASE; nullopt: no option
   int version = kDefaultVersion;
   // Empty: TXT "vsn=6". Otherwise TXT "vsn=6" "token=<token>", one record with two strings,

@@ -157,6 +157,16 @@ TEST(UpdateMessage, LeaseOption) {
   EXPECT_EQ(p.additional[0].rdata, std::string("\0\x02\0\x04\0\0\0\x78", 8));
 }
 
+TEST(UpdateMessage, TtlIsAtMostTheLease) {
+  Registration r = registration();  // TTL 30
+  for (const auto& [lease, ttl] : std::vector<std::pair<std::optional<uint32_t>, uint32_t>>{
+           {std::nullopt, 30}, {120, 30}, {10, 10}, {0, 30}}) {
+    r.lease = lease;
+    Parsed p = parse(*build_register(r, Precondition::kNone, 1));
+    for (int i : {0, 3, 4, 5, 6}) EXPECT_EQ(p.updates[i].ttl, ttl) << (lease ? *lease : -1);
+  }
+}
+
 TEST(UpdateMessage, Prerequisites) {
   Registration r = registration();
   Parsed free = parse(*build_register(r, Precondition::kNameFree, 1));
