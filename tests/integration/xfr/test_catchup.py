@@ -23,52 +23,13 @@ import dns.zone
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
+import knot_secondary  # noqa: E402
 from test_xfr import write_zone  # noqa: E402
 
 ZONE = "catchup.test."
 NODES = 50
 SYNC_TIMEOUT = 15.0     # seconds for Knot's first AXFR
 CATCHUP_TIMEOUT = 10.0  # seconds for a restarted Knot to reach the primary's serial
-
-KNOT_CONF = """\
-server:
-    rundir: "{rundir}"
-    listen: 127.0.0.1@{port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "{storage}"
-log:
-  - target: stderr
-    any: info
-key:
-  - id: {key_name}
-    algorithm: {key_algorithm}
-    secret: {key_secret}
-remote:
-  - id: primary
-    address: 127.0.0.1@{primary_port}
-    key: {key_name}
-acl:
-  - id: notify_from_primary
-    address: 127.0.0.1
-    action: notify
-  - id: transfer_to_test
-    address: 127.0.0.1
-    action: transfer
-template:
-  - id: default
-    storage: "{storage}"
-    zonefile-sync: -1
-    journal-content: all
-    zonefile-load: none
-zone:
-  - domain: {zone}
-    master: primary
-    acl: [notify_from_primary, transfer_to_test]
-"""
-
 
 class CatchUpTest(unittest.TestCase):
     def setUp(self):
@@ -84,29 +45,17 @@ class CatchUpTest(unittest.TestCase):
             cleanup, keys=[self.xfr_key, self.update_key], zones=zones, ready_zone=ZONE,
             args=["--allow-transfer", "key:xfr-key",
                   "--notify", f"127.0.0.1:{self.knot_port}"])
-        self.knot_dir = harness.temp_dir(cleanup, "knotd-catchup-")
-        rundir = os.path.join(self.knot_dir, "run")
-        storage = os.path.join(self.knot_dir, "storage")
-        os.makedirs(rundir)
-        os.makedirs(storage)
-        self.knot_conf = os.path.join(self.knot_dir, "knot.conf")
-        with open(self.knot_conf, "w") as f:
-            f.write(KNOT_CONF.format(
-                rundir=rundir, storage=storage, port=self.knot_port,
-                primary_port=self.server.port, zone=ZONE, key_name=self.xfr_key.name,
-                key_algorithm=self.xfr_key.algorithm, key_secret=self.xfr_key.secret_b64))
+        self.knot_dir = knot_secondary.write_conf(cleanup, self.knot_port, ZONE, self.server.port,
+                                                  key=self.xfr_key, keep_journal=True,
+                                                  allow_transfer=True)
         self.knot_runs = 0
         self.knot = self.start_knot()
 
     def start_knot(self):
         """knotd on the same config, storage and port as before; its log in a new file."""
         self.knot_runs += 1
-        knot = harness.Server(f"knotd{self.knot_runs}",
-                              [harness.require_tool("knotd"), "-c", self.knot_conf],
-                              self.knot_dir, [("127.0.0.1", self.knot_port)])
-        self.addCleanup(knot.stop)
-        knot.wait_answers_soa(ZONE, timeout=SYNC_TIMEOUT)
-        return knot
+        return knot_secondary.start(self.addCleanup, self.knot_dir, self.knot_port, ZONE,
+                                    name=f"knotd{self.knot_runs}", timeout=SYNC_TIMEOUT)
 
     def knot_serial(self):
         try:

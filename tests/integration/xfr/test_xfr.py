@@ -29,6 +29,7 @@ import dns.zone
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
+import knot_secondary  # noqa: E402
 from test_axfr_100k import record_key, zone_file_records  # noqa: E402
 
 XFR = "xfr.test."
@@ -40,42 +41,6 @@ PROPAGATE_TIMEOUT = 5.0  # seconds for a change to reach Knot (issue 7 asks for 
 LEASE = 2            # seconds: a registration's lease (the server runs with --lease-min 1)
 LAPSE_BOUND = 6.0    # seconds past the lease for the expiry to reach Knot (sweeps are ~1 s apart)
 IXFR_DONE = r"IXFR, incoming, remote [^\n]*finished"
-
-KNOT_SECONDARY_CONF = """\
-server:
-    rundir: "{rundir}"
-    listen: 127.0.0.1@{port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "{storage}"
-log:
-  - target: stderr
-    any: info
-key:
-  - id: {key_name}
-    algorithm: {key_algorithm}
-    secret: {key_secret}
-remote:
-  - id: primary
-    address: 127.0.0.1@{primary_port}
-    key: {key_name}
-acl:
-  - id: notify_from_primary
-    address: 127.0.0.1
-    action: notify
-template:
-  - id: default
-    storage: "{storage}"
-    zonefile-sync: -1
-    journal-content: changes
-zone:
-  - domain: {zone}
-    master: primary
-    acl: notify_from_primary
-"""
-
 
 def write_zone(path, origin, nodes):
     lines = [f"$ORIGIN {origin}", "$TTL 60",
@@ -118,22 +83,8 @@ class XfrTest(unittest.TestCase):
 
     @classmethod
     def start_knot_secondary(cls, cleanup):
-        knotd = harness.require_tool("knotd")
-        workdir = harness.temp_dir(cleanup, "knotd-secondary-")
-        rundir, storage = os.path.join(workdir, "run"), os.path.join(workdir, "storage")
-        os.makedirs(rundir)
-        os.makedirs(storage)
-        conf = os.path.join(workdir, "knot.conf")
-        with open(conf, "w") as f:
-            f.write(KNOT_SECONDARY_CONF.format(
-                rundir=rundir, storage=storage, port=cls.knot_port,
-                primary_port=cls.server.port, zone=XFR, key_name=cls.xfr_key.name,
-                key_algorithm=cls.xfr_key.algorithm, key_secret=cls.xfr_key.secret_b64))
-        knot = harness.Server("knotd", [knotd, "-c", conf], workdir,
-                              [("127.0.0.1", cls.knot_port)])
-        cleanup(knot.stop)
-        knot.wait_answers_soa(XFR, timeout=SYNC_TIMEOUT)
-        return knot
+        workdir = knot_secondary.write_conf(cleanup, cls.knot_port, XFR, cls.server.port, key=cls.xfr_key)
+        return knot_secondary.start(cleanup, workdir, cls.knot_port, XFR, timeout=SYNC_TIMEOUT)
 
     # -- helpers
 

@@ -29,45 +29,10 @@ import dns.update
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
+import knot_secondary  # noqa: E402
 
 NOTIFY_TIMEOUT = 5.0  # seconds to wait for a NOTIFY (it is sent within ~100 ms)
 KNOT_TIMEOUT = 15.0  # seconds for Knot's first transfer
-
-KNOT_CONF = """\
-server:
-    rundir: "{rundir}"
-    listen: 127.0.0.1@{port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-database:
-    storage: "{storage}"
-log:
-  - target: stderr
-    any: info
-key:
-  - id: {key_name}
-    algorithm: {key_algorithm}
-    secret: {key_secret}
-remote:
-  - id: primary
-    address: 127.0.0.1@{primary_port}
-    via: 127.0.0.2
-acl:
-  - id: signed_notify_only
-    key: {key_name}
-    action: notify
-template:
-  - id: default
-    storage: "{storage}"
-    zonefile-sync: -1
-    journal-content: changes
-zone:
-  - domain: a.test.
-    master: primary
-    acl: signed_notify_only
-"""
-
 
 def write_small_zone(path, origin):
     with open(path, "w") as f:
@@ -135,24 +100,14 @@ class ZoneScopeTest(unittest.TestCase):
                   "--notify", f"a.test=127.0.0.1:{cls.a_listener.port}/key:notify-key",
                   "--notify", f"b.test=127.0.0.1:{cls.b_listener.port}",
                   "--notify", f"a.test=127.0.0.1:{cls.knot_port}/key:notify-key"])
-        cls.knot = cls.start_knot(cleanup, workdir)
+        cls.knot = cls.start_knot(cleanup)
 
     @classmethod
-    def start_knot(cls, cleanup, workdir):
-        rundir, storage = os.path.join(workdir, "knot-run"), os.path.join(workdir, "knot-storage")
-        os.makedirs(rundir)
-        os.makedirs(storage)
-        conf = os.path.join(workdir, "knot.conf")
-        with open(conf, "w") as f:
-            f.write(KNOT_CONF.format(
-                rundir=rundir, storage=storage, port=cls.knot_port, primary_port=cls.server.port,
-                key_name=cls.notify_key.name, key_algorithm=cls.notify_key.algorithm,
-                key_secret=cls.notify_key.secret_b64))
-        knot = harness.Server("knotd", [harness.require_tool("knotd"), "-c", conf], workdir,
-                              [("127.0.0.1", cls.knot_port)])
-        cleanup(knot.stop)
-        knot.wait_answers_soa("a.test.", timeout=KNOT_TIMEOUT)
-        return knot
+    def start_knot(cls, cleanup):
+        workdir = knot_secondary.write_conf(cleanup, cls.knot_port, "a.test.", cls.server.port,
+                                            key=cls.notify_key, sign_transfers=False, notify_key=True,
+                                            via="127.0.0.2")
+        return knot_secondary.start(cleanup, workdir, cls.knot_port, "a.test.", timeout=KNOT_TIMEOUT)
 
     def axfr(self, zone, key=None, source="127.0.0.1"):
         q = dns.message.make_query(zone, dns.rdatatype.AXFR)
