@@ -23,7 +23,6 @@ ZONE = harness.BUNDLED_ORIGIN
 NODE_RUN_TIMEOUT = 40.0  # seconds for a driver node's whole run
 WAIT = 15.0  # seconds for a record to appear or vanish
 LEASE = 2  # seconds: renewals must keep the node registered past it
-EPMD_PORT = 4369
 
 
 def ebin():
@@ -38,18 +37,6 @@ def test_ebin():
     if not path or not os.path.isfile(os.path.join(path, "epmdns_it.beam")):
         raise harness.HarnessError("EPMDNS_TEST_EBIN must name the compiled test helpers")
     return path
-
-
-def epmd_listening():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(1.0)
-    try:
-        s.connect(("127.0.0.1", EPMD_PORT))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def erl_argv(node, server, extra=()):
@@ -157,11 +144,11 @@ def tcp_squatter(cleanup, port, greeting):
 
 class EpmdnsTestCase(unittest.TestCase):
     def setUp(self):
-        self.assertFalse(epmd_listening(), "something listens on TCP 4369 before the test")
+        self.assertFalse(harness.epmd_listening(), "something listens on TCP 4369 before the test")
 
     def tearDown(self):
         self.doCleanups()
-        self.assertFalse(epmd_listening(), "something listens on TCP 4369 after the test")
+        self.assertFalse(harness.epmd_listening(), "something listens on TCP 4369 after the test")
 
     def srv(self, instance):
         return harness.rdatas(self.server, instance, "SRV")

@@ -15,7 +15,6 @@ changed.
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import unittest
@@ -28,7 +27,6 @@ import harness  # noqa: E402
 APP_FILES = ("rebar.config", "CMakeLists.txt", "src", "c_src")
 COMPILE_TIMEOUT = 600.0  # seconds: a first build of the NIF's C++ libraries
 NODE_TIMEOUT = 30.0
-EPMD_PORT = 4369
 
 APP_CONFIG = """{erl_opts, [debug_info]}.
 {deps, [epmdns]}.
@@ -53,18 +51,6 @@ C(names, epmdns:names('host1.erl.internal')),
 C(nodes, epmdns:nodes()),
 halt(0).
 """
-
-
-def epmd_listening():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(1.0)
-    try:
-        s.connect(("127.0.0.1", EPMD_PORT))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def rm(path):
@@ -119,7 +105,7 @@ class Rebar3DependencyTest(unittest.TestCase):
         if not work:
             raise harness.HarnessError("EPMDNS_REBAR3_WORK must name a work directory "
                                        "(ctest sets it in the build tree)")
-        self.assertFalse(epmd_listening(), "something listens on TCP 4369 before the test")
+        self.assertFalse(harness.epmd_listening(), "something listens on TCP 4369 before the test")
         repo, app = make_layout(os.path.abspath(work))
 
         env = dict(os.environ)
@@ -173,7 +159,7 @@ class Rebar3DependencyTest(unittest.TestCase):
         self.assertEqual(checks.get("names"), '{ok,[{"app1",4370}]}', report)
         self.assertEqual(checks.get("nodes"),
                          "{ok,['app1@host1.erl.internal','app2@host2.erl.internal']}", report)
-        self.assertFalse(epmd_listening(), "an EPMD listens on TCP 4369 after the test")
+        self.assertFalse(harness.epmd_listening(), "an EPMD listens on TCP 4369 after the test")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,22 @@ def require_tool(name):
     return path
 
 
+EPMD_PORT = 4369
+
+
+def epmd_listening():
+    """Whether anything accepts TCP connections on 127.0.0.1:4369 (EPMD's port)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(1.0)
+    try:
+        s.connect(("127.0.0.1", EPMD_PORT))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def epmdnsd_path():
     path = os.environ.get("EPMDNSD")
     if not path:
