@@ -9,11 +9,10 @@ namespace {
 
 using namespace wire::rrtype;
 
+// An RDATA target as written (any case): the zone's lookup ignores case.
 const zone::Node* find_in_zone(const zone::Zone& zone, std::string_view name) {
   if (name.empty() || name.size() > wire::kMaxNameLength) return nullptr;
-  char lower[wire::kMaxNameLength];
-  wire::lower_into(name, lower);
-  return zone.find(std::string_view(lower, name.size()));
+  return zone.find(name);
 }
 
 void add_once(Plan& plan, const zone::Node& node, uint16_t type) {
