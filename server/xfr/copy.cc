@@ -34,6 +34,39 @@ void pack_node(const zone::Node& node, ZoneCopy& copy) {
   }
 }
 
+// Walks the zone's nodes in storage order, fetching ahead what pack_node reads: each node
+// is a pointer away from the set and its RRsets a pointer away from the node, so without
+// this the walk waits on two cache misses per node.
+class NodeWalk {
+ public:
+  explicit NodeWalk(const zone::Zone& zone) : it_(zone.nodes_begin()), end_(zone.nodes_end()) {
+    node_ahead_ = rrsets_ahead_ = it_;
+    for (int i = 0; i < kNodeDistance; ++i) advance_node_prefetch();
+    for (int i = 0; i < kRRsetDistance; ++i) advance_rrsets_prefetch();
+  }
+  bool done() const { return it_ == end_; }
+  const zone::Node& node() const { return **it_; }
+  void next() {
+    ++it_;
+    advance_node_prefetch();
+    advance_rrsets_prefetch();
+  }
+
+ private:
+  static constexpr int kNodeDistance = 16, kRRsetDistance = 8;
+  void advance_node_prefetch() {
+    if (node_ahead_ == end_) return;
+    __builtin_prefetch(node_ahead_->get());
+    ++node_ahead_;
+  }
+  void advance_rrsets_prefetch() {
+    if (rrsets_ahead_ == end_) return;
+    __builtin_prefetch((*rrsets_ahead_)->rrsets.begin());
+    ++rrsets_ahead_;
+  }
+  zone::Zone::NodeSet::const_iterator it_, end_, node_ahead_, rrsets_ahead_;
+};
+
 const zone::Zone* find(const zone::Catalog& catalog, std::string_view lower_apex) {
   wire::Name name;
   if (!name.assign_wire(lower_apex)) return nullptr;
@@ -77,12 +110,11 @@ std::optional<ZoneCopy> copy_zone(const zone::Catalog& catalog, zone::RwLock& lo
     }
     copy.packed.reserve(zone->node_count() * 64);
     const uint64_t writes = lock.writes();
-    auto it = zone->nodes_begin();
-    const auto end = zone->nodes_end();
+    NodeWalk walk(*zone);
     bool disturbed = false;
     while (true) {
-      for (size_t n = 0; n < chunk && it != end; ++n, ++it) pack_node(**it, copy);
-      if (it == end) break;
+      for (size_t n = 0; n < chunk && !walk.done(); ++n, walk.next()) pack_node(walk.node(), copy);
+      if (walk.done()) break;
       lock.unlock_shared();
       lock.lock_shared();
       if (lock.writes() != writes) {  // the zone (or the catalog) changed: the iterator is stale
