@@ -5,10 +5,15 @@
 
 namespace epmdns::wire {
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
 void lower_into(std::string_view in, char* out) {
-  for (size_t i = 0; i < in.size(); ++i) out[i] = ascii_lower(in[i]);
+  size_t i = 0;
+  for (; i + 8 <= in.size(); i += 8) {
+    uint64_t word;
+    std::memcpy(&word, in.data() + i, 8);
+    word = ascii_lower_word(word);
+    std::memcpy(out + i, &word, 8);
+  }
+  for (; i < in.size(); ++i) out[i] = ascii_lower(in[i]);
 }
 
 std::string lower_copy(std::string_view in) {
@@ -19,8 +24,9 @@ std::string lower_copy(std::string_view in) {
 
 bool equal_ignore_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  }
   return true;
 }
 
@@ -126,7 +132,8 @@ bool Name::assign_text(std::string_view text, const Name* origin) {
 }
 
 void Name::to_lower() {
-  for (size_t i = 0; i < length_; ++i) wire_[i] = static_cast<uint8_t>(ascii_lower(static_cast<char>(wire_[i])));
+  char* bytes = reinterpret_cast<char*>(wire_.data());
+  lower_into(std::string_view(bytes, length_), bytes);
 }
 
 std::string wire_to_text(std::string_view wire) {

@@ -59,7 +59,16 @@ bool read_name(Reader& reader, Name& out);
 // Length of the uncompressed wire name at the start of `wire`, or 0 if malformed.
 size_t wire_name_length(std::string_view wire);
 
-char ascii_lower(char c);
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+// The eight bytes of `word` with A-Z made a-z and nothing else changed.
+inline uint64_t ascii_lower_word(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  const uint64_t low7 = word & (0x7F * kOnes);
+  const uint64_t above_z = low7 + (0x7F - 'Z') * kOnes;  // top bit set where a byte > 'Z'
+  const uint64_t from_a = low7 + (0x80 - 'A') * kOnes;   // top bit set where a byte >= 'A'
+  const uint64_t upper = ~word & (from_a ^ above_z) & (0x80 * kOnes);
+  return word | (upper >> 2);
+}
 void lower_into(std::string_view in, char* out);
 // A lower-case copy of a wire name (or any bytes).
 std::string lower_copy(std::string_view in);

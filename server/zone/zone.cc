@@ -22,16 +22,6 @@ size_t count_labels(std::string_view wire) {
 
 namespace {
 
-// The eight bytes of `word` with A-Z made a-z (and nothing else changed).
-uint64_t lower_word(uint64_t word) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  const uint64_t low7 = word & (0x7F * kOnes);
-  const uint64_t above_z = low7 + (0x7F - 'Z') * kOnes;      // top bit set where byte > 'Z'
-  const uint64_t from_a = low7 + (0x80 - 'A') * kOnes;       // top bit set where byte >= 'A'
-  const uint64_t upper = ~word & (from_a ^ above_z) & (0x80 * kOnes);
-  return word | (upper >> 2);
-}
-
 uint64_t mix(uint64_t h) {  // MurmurHash3's finalizer
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
@@ -48,23 +38,17 @@ size_t NodeOwnerHash::operator()(std::string_view owner) const {
   for (; pos + 8 <= owner.size(); pos += 8) {
     uint64_t word;
     std::memcpy(&word, owner.data() + pos, 8);
-    h = mix(h ^ lower_word(word));
+    h = mix(h ^ wire::ascii_lower_word(word));
   }
   if (pos < owner.size()) {
     uint64_t word = 0;
     std::memcpy(&word, owner.data() + pos, owner.size() - pos);
-    h = mix(h ^ lower_word(word));
+    h = mix(h ^ wire::ascii_lower_word(word));
   }
   return static_cast<size_t>(h);
 }
 
-bool NodeOwnerEq::same_owner(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i] && wire::ascii_lower(a[i]) != wire::ascii_lower(b[i])) return false;
-  }
-  return true;
-}
+bool NodeOwnerEq::same_owner(std::string_view a, std::string_view b) { return wire::equal_ignore_case(a, b); }
 
 RRsetList::~RRsetList() {
   for (size_t i = 0; i < size_; ++i) data_[i].~RRset();

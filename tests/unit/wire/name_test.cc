@@ -270,5 +270,20 @@ TEST(ReadNameTest, ManyShortLabels) {
   EXPECT_FALSE(read_at(std::string("\x01" "a", 2) + packet, 0, name));
 }
 
+TEST(LowerTest, WordAtATimeMatchesByteAtATime) {
+  // Every byte value, in the 8-byte words and in the tail, in place and into another buffer.
+  std::string in;
+  for (int c = 0; c < 256; ++c) in.push_back(static_cast<char>(c));
+  in += "TAIL-Zz";  // 263 bytes: 32 words and 7 left over
+  std::string expected;
+  for (char c : in) expected.push_back(ascii_lower(c));
+  std::string out(in.size(), '\0');
+  lower_into(in, out.data());
+  EXPECT_EQ(out, expected);
+  std::string same = in;
+  lower_into(same, same.data());
+  EXPECT_EQ(same, expected);
+}
+
 }  // namespace
 }  // namespace epmdns::wire
