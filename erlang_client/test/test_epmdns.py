@@ -153,6 +153,15 @@ class EpmdnsTestCase(unittest.TestCase):
     def srv(self, instance):
         return harness.rdatas(self.server, instance, "SRV")
 
+    def start_registering_server(self):
+        """epmdnsd taking signed UPDATEs with short leases (self.server); the nodes' flags."""
+        key = harness.TsigKey("node.")
+        workdir = harness.temp_dir(self.addCleanup)
+        key_file = harness.write_key_file(os.path.join(workdir, "node.key"), [key])
+        self.server = harness.start_epmdnsd_updating(self.addCleanup, keys=[key],
+                                                     args=["--lease-min", "1"])
+        return ["-epmdns_key", key_file, "-epmdns_lease", str(LEASE)]
+
     def dig_srv(self, instance):
         p = subprocess.run(["dig", "@" + self.server.host, "-p", str(self.server.port), "+short",
                             "+norecurse", "+tries=1", "+timeout=2", instance, "SRV"],
@@ -165,12 +174,7 @@ class RegisteredModeTest(EpmdnsTestCase):
     """Two nodes with a TSIG key register themselves, find each other, unregister on stop."""
 
     def test_two_nodes(self):
-        key = harness.TsigKey("node.")
-        workdir = harness.temp_dir(self.addCleanup)
-        key_file = harness.write_key_file(os.path.join(workdir, "node.key"), [key])
-        self.server = harness.start_epmdnsd_updating(self.addCleanup, keys=[key],
-                                                     args=["--lease-min", "1"])
-        key_args = ["-epmdns_key", key_file, "-epmdns_lease", str(LEASE)]
+        key_args = self.start_registering_server()
         a_inst = "a._erlang-dist._tcp.host1.erl.internal."
         a = start_node(self.addCleanup, "a", erl_argv("a@host1.erl.internal", self.server, key_args))
 
@@ -409,12 +413,7 @@ class ClusterTest(EpmdnsTestCase):
     """epmdns:nodes() lists the cluster; autoconnect connects nodes that never pinged."""
 
     def test_nodes_and_autoconnect(self):
-        key = harness.TsigKey("node.")
-        workdir = harness.temp_dir(self.addCleanup)
-        key_file = harness.write_key_file(os.path.join(workdir, "node.key"), [key])
-        self.server = harness.start_epmdnsd_updating(self.addCleanup, keys=[key],
-                                                     args=["--lease-min", "1"])
-        key_args = ["-epmdns_key", key_file, "-epmdns_lease", str(LEASE)]
+        key_args = self.start_registering_server()
         a = start_node(self.addCleanup, "a", erl_argv("a@host5.erl.internal", self.server,
                                                       key_args + ["-epmdns_autoconnect", "true"]))
         self.assertTrue(harness.wait_until(
